@@ -1,0 +1,9 @@
+import type { TxContext } from './context';
+import type { Services } from './provider';
+
+export class ComputeTaskService {
+    constructor(
+        protected readonly ctx: TxContext,
+        protected readonly services: Services,
+    ) {}
+}

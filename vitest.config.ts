@@ -1,0 +1,32 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` is fast and needs no network; `integration` drives a running network
+// (started by the test setup itself) and runs files one at a time.
+export default defineConfig({
+    test: {
+        projects: [
+            {
+                extends: true,
+                test: {
+                    name: 'unit',
+                    include: ['proto/test/**/*.test.ts', 'chaincode/test/**/*.test.ts', 'gateway/test/unit/**/*.test.ts', 'test/devnet/test/**/*.test.ts'],
+                    testTimeout: 20_000,
+                },
+            },
+            {
+                extends: true,
+                test: {
+                    name: 'integration',
+                    include: ['test/integration/**/*.test.ts'],
+                    testTimeout: 120_000,
+                    hookTimeout: 600_000,
+                    fileParallelism: false,
+                },
+            },
+        ],
+        coverage: {
+            provider: 'v8',
+            include: ['chaincode/src/**/*.ts', 'gateway/src/**/*.ts'],
+        },
+    },
+});
