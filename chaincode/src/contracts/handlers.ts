@@ -10,10 +10,10 @@ export type RpcHandler<Request = never> = (services: Services, request: Request)
 export interface ServiceHandlers {
     /** gRPC service name without package, e.g. `FunctionService`. */
     readonly service: string;
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each handler has its own request type
-    readonly methods: Readonly<Record<string, RpcHandler<any>>>;
+    /** Each handler has its own request type; `never` accepts them all (the contract layer decodes the right one). */
+    readonly methods: Readonly<Record<string, RpcHandler>>;
 }
 
-export function defineHandlers<T extends Record<string, RpcHandler<never>>>(service: string, methods: T): ServiceHandlers {
+export function defineHandlers(service: string, methods: Readonly<Record<string, RpcHandler>>): ServiceHandlers {
     return { service, methods };
 }

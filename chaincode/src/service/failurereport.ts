@@ -1,9 +1,144 @@
+/**
+ * Failure reports (behavior-assets §10; the task side: behavior-tasks §3.9).
+ *
+ * A report is registered by the worker of an EXECUTING task (the task becomes FAILED) or by the owner of a
+ * BUILDING function (the function and its BUILDING tasks become FAILED). Status changes come first, with
+ * their events; the FAILURE_REPORT CREATED event is always the last one of the transaction.
+ *
+ * Ledger keys:
+ * - `failurereport` [asset_key] → binary `orchestrator.FailureReport` (the key of the failed task or
+ *   function; one report per asset).
+ */
+import { orchestrator } from '@substra-fabric/api';
+import { encodeMessage } from './codec';
+import { taskStatusName } from './computetask-state';
 import type { TxContext } from './context';
+import { badRequest, conflict, notFound, permissionDenied } from './errors';
 import type { Services } from './provider';
+import { Failures, addressable, oneOf, required, uuid } from './validation';
+
+export const FAILURE_REPORT_KIND = 'failurereport';
+/** Resource name of the NotFound and Conflict messages (§10.2). */
+const FAILURE_REPORT_RESOURCE = 'failure report';
+
+/** Reason carried by the status-change events of a failure report. */
+export const FAILURE_REPORT_REASON = 'failure report registered';
+
+const ErrorType = orchestrator.ErrorType;
+const FailedAssetKind = orchestrator.FailedAssetKind;
+
+/** §10.1 rule 1. */
+function validateNewFailureReport(input: orchestrator.INewFailureReport): void {
+    const errorType = input.error_type ?? ErrorType.ERROR_TYPE_UNSPECIFIED;
+    const failures = new Failures()
+        .field('asset_key', input.asset_key ?? '', required, uuid)
+        .field(
+            'error_type',
+            errorType,
+            oneOf<orchestrator.ErrorType>([
+                ErrorType.ERROR_TYPE_BUILD,
+                ErrorType.ERROR_TYPE_EXECUTION,
+                ErrorType.ERROR_TYPE_INTERNAL,
+            ]),
+        )
+        .field(
+            'asset_type',
+            input.asset_type ?? FailedAssetKind.FAILED_ASSET_UNKNOWN,
+            oneOf<orchestrator.FailedAssetKind>([
+                FailedAssetKind.FAILED_ASSET_FUNCTION,
+                FailedAssetKind.FAILED_ASSET_COMPUTE_TASK,
+            ]),
+        );
+    if (errorType === ErrorType.ERROR_TYPE_EXECUTION || errorType === ErrorType.ERROR_TYPE_BUILD) {
+        failures.field('logs_address', input.logs_address, required, addressable);
+    } else if (input.logs_address != null) {
+        // Any present message, even an empty one, is not blank.
+        failures.add('logs_address', 'must be blank');
+    }
+    failures.throwIfAny(FAILURE_REPORT_KIND);
+}
 
 export class FailureReportService {
     constructor(
         protected readonly ctx: TxContext,
         protected readonly services: Services,
     ) {}
+
+    /** RegisterFailureReport (§10.1), rules in order. */
+    async registerFailureReport(input: orchestrator.INewFailureReport): Promise<orchestrator.FailureReport> {
+        validateNewFailureReport(input);
+        const assetKey = input.asset_key ?? '';
+        const assetType = input.asset_type ?? FailedAssetKind.FAILED_ASSET_UNKNOWN;
+        switch (assetType) {
+            case FailedAssetKind.FAILED_ASSET_COMPUTE_TASK:
+                await this.#failTask(assetKey);
+                break;
+            case FailedAssetKind.FAILED_ASSET_FUNCTION:
+                await this.#failFunction(assetKey);
+                break;
+            default:
+                throw badRequest('can only register failure for asset_kind values function and compute task');
+        }
+        const report = orchestrator.FailureReport.create({
+            asset_key: assetKey,
+            asset_type: assetType,
+            error_type: input.error_type ?? ErrorType.ERROR_TYPE_UNSPECIFIED,
+            logs_address: input.logs_address ?? null,
+            creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
+            owner: this.ctx.requester,
+        });
+        const { store } = this.ctx;
+        const storageKey = store.compositeKey(FAILURE_REPORT_KIND, [assetKey]);
+        if ((await store.get(storageKey)) !== undefined) {
+            throw conflict(FAILURE_REPORT_RESOURCE, assetKey);
+        }
+        const bytes = encodeMessage(orchestrator.FailureReport, report);
+        await store.put(storageKey, bytes);
+        this.ctx.events.emit({
+            event_kind: orchestrator.EventKind.EVENT_ASSET_CREATED,
+            asset_kind: orchestrator.AssetKind.ASSET_FAILURE_REPORT,
+            asset_key: assetKey,
+            failure_report: orchestrator.FailureReport.decode(bytes),
+        });
+        return orchestrator.FailureReport.decode(bytes);
+    }
+
+    /** §10.1 rule 3: the worker fails its EXECUTING task (task event, plan failure). */
+    async #failTask(taskKey: string): Promise<void> {
+        const tasks = this.services.computeTasks;
+        const task = await tasks.getTask(taskKey);
+        if (task.worker !== this.ctx.requester) {
+            throw permissionDenied(`only "${task.worker}" worker can register failure report for compute task`);
+        }
+        if (task.status !== orchestrator.ComputeTaskStatus.STATUS_EXECUTING) {
+            throw badRequest(`cannot register failure report for task with status "${taskStatusName(task.status)}"`);
+        }
+        await tasks.failTask(task, FAILURE_REPORT_REASON);
+    }
+
+    /** §10.1 rule 4: the owner fails its BUILDING function, which fails the function's BUILDING tasks. */
+    async #failFunction(functionKey: string): Promise<void> {
+        const functions = this.services.functions;
+        const func = await functions.getFunction(functionKey);
+        if (func.owner !== this.ctx.requester) {
+            throw permissionDenied(`only "${func.owner}" owner can register failure report for function`);
+        }
+        await functions.applyFunctionTransition(
+            func,
+            orchestrator.FunctionAction.FUNCTION_ACTION_FAILED,
+            FAILURE_REPORT_REASON,
+        );
+    }
+
+    /** GetFailureReport (§10.2): NotFound for any key that is not stored. */
+    async getFailureReport(assetKey: string): Promise<orchestrator.FailureReport> {
+        const { store } = this.ctx;
+        // An empty attribute cannot form a composite key; nothing is stored under it anyway.
+        const bytes =
+            assetKey === '' ? undefined : await store.get(store.compositeKey(FAILURE_REPORT_KIND, [assetKey]));
+        if (bytes === undefined) {
+            throw notFound(FAILURE_REPORT_RESOURCE, assetKey);
+        }
+        return orchestrator.FailureReport.decode(bytes);
+    }
 }

@@ -1,9 +1,87 @@
+/**
+ * Organizations (behavior-assets §2).
+ *
+ * Ledger keys:
+ * - `compositeKey('organization', [id])` -> binary `orchestrator.Organization`, id = MSP id.
+ *   GetAllOrganizations scans this kind directly: composite-key order is id order, so no separate index.
+ */
+import { orchestrator } from '@substra-fabric/api';
 import type { TxContext } from './context';
+import { conflict, notFound } from './errors';
 import type { Services } from './provider';
+import { requestUrl } from './validation';
+
+/** Kind string of organizations: composite-key object type and resource name in error messages. */
+export const ORGANIZATION_KIND = 'organization';
 
 export class OrganizationService {
     constructor(
         protected readonly ctx: TxContext,
         protected readonly services: Services,
     ) {}
+
+    /**
+     * RegisterOrganization: the requester registers itself (§2.1). Not idempotent: a second call fails with
+     * Conflict and leaves the stored address unchanged.
+     */
+    async registerOrganization(param: orchestrator.IRegisterOrganizationParam): Promise<orchestrator.Organization> {
+        const address = param.address ?? '';
+        const invalid = requestUrl(address);
+        if (invalid !== undefined) {
+            // Deliberately a plain error (no OE code): the reference returns the raw validation error here.
+            throw new Error(`address: ${invalid}.`);
+        }
+        const id = this.ctx.requester;
+        if (await this.exists(id)) {
+            throw conflict(ORGANIZATION_KIND, id);
+        }
+        const organization = orchestrator.Organization.create({
+            id,
+            address,
+            creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
+        });
+        await this.ctx.store.put(this.#key(id), orchestrator.Organization.encode(organization).finish());
+        this.ctx.events.emit({
+            asset_kind: orchestrator.AssetKind.ASSET_ORGANIZATION,
+            event_kind: orchestrator.EventKind.EVENT_ASSET_CREATED,
+            asset_key: id,
+            organization,
+        });
+        return organization;
+    }
+
+    /** GetAllOrganizations: every registered organization, ordered by id (§2.2, §1.8). */
+    async getAllOrganizations(): Promise<orchestrator.GetAllOrganizationsResponse> {
+        const organizations: orchestrator.Organization[] = [];
+        for await (const record of this.ctx.store.scan(ORGANIZATION_KIND, [])) {
+            organizations.push(orchestrator.Organization.decode(record.value));
+        }
+        return orchestrator.GetAllOrganizationsResponse.create({ organizations });
+    }
+
+    /** The organization with this id, undefined when it is not registered (sees this transaction's writes). */
+    async getOrganization(id: string): Promise<orchestrator.Organization | undefined> {
+        if (id === '') {
+            return undefined; // never registered, and not a valid composite-key attribute
+        }
+        const bytes = await this.ctx.store.get(this.#key(id));
+        return bytes === undefined ? undefined : orchestrator.Organization.decode(bytes);
+    }
+
+    /** Like getOrganization, but NotFound(OE0002) `organization with key "<id>" not found` when absent. */
+    async mustGetOrganization(id: string): Promise<orchestrator.Organization> {
+        const organization = await this.getOrganization(id);
+        if (organization === undefined) {
+            throw notFound(ORGANIZATION_KIND, id);
+        }
+        return organization;
+    }
+
+    async exists(id: string): Promise<boolean> {
+        return (await this.getOrganization(id)) !== undefined;
+    }
+
+    #key(id: string): string {
+        return this.ctx.store.compositeKey(ORGANIZATION_KIND, [id]);
+    }
 }

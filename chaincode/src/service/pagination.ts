@@ -27,10 +27,11 @@ export async function readPage(
     const size = pageSize > 0 ? pageSize : DEFAULT_PAGE_SIZE;
     const startKey = pageToken === '' ? '' : decodePageToken(store, objectType, attributes, pageToken);
     const { records } = await store.page(objectType, attributes, size + 1, startKey);
-    if (records.length <= size) {
+    const next = records[size];
+    if (next === undefined) {
         return { records, nextPageToken: '' };
     }
-    return { records: records.slice(0, size), nextPageToken: Buffer.from(records[size]!.key).toString('base64url') };
+    return { records: records.slice(0, size), nextPageToken: Buffer.from(next.key).toString('base64url') };
 }
 
 function decodePageToken(store: Store, objectType: string, attributes: readonly string[], token: string): string {

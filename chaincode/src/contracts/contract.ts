@@ -1,0 +1,99 @@
+import { Contract } from 'fabric-contract-api';
+import type { Context } from 'fabric-contract-api';
+import type { RpcInfo } from '@substra-fabric/api';
+import { runTransaction } from '../ledger/transaction';
+import { unimplemented } from '../service/errors';
+import { decodeRequest, encodeResponse, peekRequestId } from './codec';
+import type { RpcHandler } from './handlers';
+
+/** Constructor of a contract class, as fabric-shim's ChaincodeFromContract instantiates it. */
+export type ContractClass = new () => Contract;
+
+export interface ContractDefinition {
+    /** `orchestrator.<asset>`. */
+    readonly name: string;
+    /** The contract functions: one per unary RPC of the service. */
+    readonly rpcs: readonly RpcInfo[];
+    /** Handler by RPC method name; an RPC without one answers OE0010. */
+    readonly handlers: ReadonlyMap<string, RpcHandler>;
+    /** The default contract answers the hlf-k8s Init (empty function name) with success. */
+    readonly isDefault: boolean;
+}
+
+/**
+ * Builds a contract class whose prototype has one function per RPC, named like the RPC: fabric-contract-api
+ * discovers transaction functions from the own properties of the class prototype, so GetMetadata lists them.
+ * Each takes one argument (the request bytes) and returns the response bytes.
+ */
+export function defineContract(definition: ContractDefinition): ContractClass {
+    const { name, isDefault } = definition;
+
+    class OrchestratorContract extends Contract {
+        constructor() {
+            super(name);
+        }
+
+        override async unknownTransaction(ctx: Context): Promise<void> {
+            const { fcn } = ctx.stub.getFunctionAndParameters();
+            if (isDefault && fcn === '') {
+                // hlf-k8s initialises the chaincode with Init(''), as the Go contract API accepted.
+                ctx.logging.getLogger().info(`[${ctx.stub.getTxID()}] Init: nothing to initialise`);
+                return Promise.resolve();
+            }
+            throw new Error(`function "${fcn}" not found in contract "${name}"`);
+        }
+    }
+    Object.defineProperty(OrchestratorContract, 'name', { value: contractClassName(name) });
+
+    for (const rpc of definition.rpcs) {
+        const handler = definition.handlers.get(rpc.method);
+        // A named function of two parameters: the contract API infers one string parameter (after ctx).
+        const fn = async function (ctx: Context, arg: Uint8Array): Promise<Uint8Array> {
+            return invokeRpc(ctx, rpc, handler, arg);
+        };
+        Object.defineProperty(OrchestratorContract.prototype, rpc.fn, {
+            value: fn,
+            writable: true,
+            configurable: true,
+            enumerable: false,
+        });
+    }
+    return OrchestratorContract;
+}
+
+/** e.g. `orchestrator.computetask` -> `OrchestratorComputetaskContract` (shows in logs and metadata). */
+function contractClassName(contract: string): string {
+    return `${contract
+        .split('.')
+        .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+        .join('')}Contract`;
+}
+
+async function invokeRpc(
+    ctx: Context,
+    rpc: RpcInfo,
+    handler: RpcHandler | undefined,
+    arg: Uint8Array,
+): Promise<Uint8Array> {
+    const logger = ctx.logging.getLogger();
+    const requestId = peekRequestId(arg);
+    const prefix = `[${ctx.stub.getTxID().slice(0, 8)}${requestId === undefined ? '' : ` request ${requestId}`}]`;
+    logger.debug(`${prefix} ${rpc.contract}:${rpc.fn}`);
+    try {
+        if (handler === undefined) {
+            throw unimplemented(`${rpc.service}.${rpc.method} is not implemented`);
+        }
+        const { request } = decodeRequest(rpc, arg);
+        const requester = ctx.clientIdentity.getMSPID();
+        const response = await runTransaction(ctx.stub, requester, async (services) =>
+            encodeResponse(rpc, await handler(services, request as never)),
+        );
+        logger.debug(`${prefix} ${rpc.contract}:${rpc.fn} succeeded`);
+        return response;
+    } catch (error) {
+        logger.warn(
+            `${prefix} ${rpc.contract}:${rpc.fn} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
+        throw error;
+    }
+}

@@ -1,0 +1,5 @@
+import { defineHandlers } from './handlers';
+
+export const infoHandlers = defineHandlers('InfoService', {
+    QueryVersion: (services) => Promise.resolve(services.info.queryVersion()),
+});

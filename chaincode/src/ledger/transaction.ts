@@ -1,0 +1,66 @@
+import type { Timestamp, TxContext } from '../service/context';
+import { CHAINCODE_EVENT_NAME, EventQueue } from '../service/events';
+import { Services } from '../service/provider';
+import { StubStore } from './store';
+import type { LedgerStub } from './stub';
+
+/** One transaction's view of the ledger: the context the services see, and what to do once they succeeded. */
+export interface Transaction {
+    readonly ctx: TxContext;
+    readonly services: Services;
+    readonly events: EventQueue;
+    /**
+     * Call once the business logic succeeded: sets the single `chaincode-updates` chaincode event when the
+     * transaction emitted events (nothing otherwise). A failed transaction must not call it.
+     */
+    finish(): void;
+}
+
+/** The proposal timestamp, nanoseconds kept (it is the same on every endorser). */
+export function txTimestamp(stub: LedgerStub): Timestamp {
+    const { seconds, nanos } = stub.getTxTimestamp();
+    return { seconds: seconds.toNumber(), nanos };
+}
+
+/**
+ * Builds the transaction context from the stub. `requester` is the creator's MSP id
+ * (`ctx.clientIdentity.getMSPID()` in a contract), never a value taken from the request.
+ */
+export function openTransaction(stub: LedgerStub, requester: string): Transaction {
+    const txId = stub.getTxID();
+    const timestamp = txTimestamp(stub);
+    const events = new EventQueue(txId, timestamp);
+    const ctx: TxContext = { store: new StubStore(stub), requester, txId, timestamp, events };
+    const services = new Services(ctx);
+    let finished = false;
+    return {
+        ctx,
+        services,
+        events,
+        finish(): void {
+            if (finished) {
+                throw new Error('transaction already finished');
+            }
+            finished = true;
+            const payload = events.encode();
+            if (payload !== undefined) {
+                stub.setEvent(CHAINCODE_EVENT_NAME, payload);
+            }
+        },
+    };
+}
+
+/**
+ * Runs `fn` as the body of the transaction and flushes its events when it succeeds. When it throws, no
+ * event is set and the error propagates (the shim then answers an error and the peer discards the writes).
+ */
+export async function runTransaction<T>(
+    stub: LedgerStub,
+    requester: string,
+    fn: (services: Services, ctx: TxContext) => Promise<T>,
+): Promise<T> {
+    const tx = openTransaction(stub, requester);
+    const result = await fn(tx.services, tx.ctx);
+    tx.finish();
+    return result;
+}
