@@ -1,0 +1,95 @@
+/**
+ * The narrow slice of Fabric that the gateway uses. Everything else in the gateway depends on this
+ * interface only, so tests plug in a small in-memory fake and the real implementation
+ * ({@link newFabricGatewayClient} in `fabricgateway.ts`) wraps `@hyperledger/fabric-gateway`.
+ */
+
+/** Target of one chaincode invocation. */
+export interface InvokeRequest {
+    /** Identity (wallet entry) that signs the proposal. */
+    readonly mspid: string;
+    readonly channel: string;
+    readonly chaincode: string;
+    /** Contract name, e.g. `orchestrator.function`. */
+    readonly contract: string;
+    /** Contract function, e.g. `RegisterFunction`. */
+    readonly fn: string;
+    /** The only argument: the binary protobuf request. */
+    readonly argument: Uint8Array;
+}
+
+/** Where to start reading chaincode events. */
+export interface ChaincodeEventsRequest {
+    readonly mspid: string;
+    readonly channel: string;
+    readonly chaincode: string;
+    /** First block to read (inclusive). */
+    readonly startBlock: bigint;
+}
+
+/** One chaincode event of a valid transaction. */
+export interface ChaincodeEventRecord {
+    readonly blockNumber: bigint;
+    readonly transactionId: string;
+    readonly eventName: string;
+    readonly payload: Uint8Array;
+}
+
+/** Async iterable that releases its resources on `close()`. */
+export interface CloseableAsyncIterable<T> extends AsyncIterable<T> {
+    close(): void;
+}
+
+/** Lookup of the block that holds a transaction. */
+export interface TransactionBlockRequest {
+    readonly mspid: string;
+    readonly channel: string;
+    readonly transactionId: string;
+}
+
+/** What the gateway needs from Fabric. Implementations throw {@link InvocationError} on failure. */
+export interface FabricClient {
+    /** Evaluate (query) a transaction function on a peer; resolves with the function's result. */
+    evaluate(request: InvokeRequest): Promise<Uint8Array>;
+    /** Endorse, submit to ordering and wait for a successful commit; resolves with the function's result. */
+    submit(request: InvokeRequest): Promise<Uint8Array>;
+    /** Chaincode events of valid transactions from a start block on, live after the chain head. */
+    chaincodeEvents(request: ChaincodeEventsRequest): Promise<CloseableAsyncIterable<ChaincodeEventRecord>>;
+    /** Block number of a committed transaction, or undefined when the ledger does not know it. */
+    transactionBlock(request: TransactionBlockRequest): Promise<bigint | undefined>;
+    /** Release every connection. */
+    close(): void;
+}
+
+/**
+ * How an invocation failed:
+ * - `chaincode`: the chaincode refused the call (its message usually holds an `OEnnnn` code); never retried;
+ * - `conflict`: the transaction was invalidated by MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT; safe to retry
+ *   with a new transaction;
+ * - `timeout`: the outcome is unknown (deadline or connection lost after the transaction was sent);
+ * - `unavailable`: nothing reached the ledger (peer unreachable before endorsement); safe to retry;
+ * - `other`: anything else (invalid transaction, bad configuration, ...).
+ */
+export type FailureKind = 'chaincode' | 'conflict' | 'timeout' | 'unavailable' | 'other';
+
+/** Error thrown by {@link FabricClient} implementations. */
+export class InvocationError extends Error {
+    readonly kind: FailureKind;
+    readonly transactionId: string | undefined;
+
+    constructor(kind: FailureKind, message: string, options?: { transactionId?: string; cause?: unknown }) {
+        super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+        this.name = 'InvocationError';
+        this.kind = kind;
+        this.transactionId = options?.transactionId;
+    }
+}
+
+/** Wrap any thrown value as an {@link InvocationError} (unknown errors become kind `other`). */
+export function asInvocationError(err: unknown): InvocationError {
+    if (err instanceof InvocationError) {
+        return err;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return new InvocationError('other', message, { cause: err });
+}

@@ -1,0 +1,222 @@
+import { randomBytes } from 'node:crypto';
+import {
+    type Metadata,
+    type ServerInterceptingCallInterface,
+    type ServerInterceptor,
+    ResponderBuilder,
+    ServerInterceptingCall,
+    ServerListenerBuilder,
+    status,
+} from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { chaincodeFor, type GatewayConfig } from './config';
+import { headerErrors, statusForMessage } from './errors';
+import { type GatewayMetrics, codeName, rpcLabels } from './metrics';
+import type { MspVerifier } from './tls';
+
+/** Health and reflection answer without the orchestrator headers (probes and tools send none). */
+export function isInfrastructureMethod(path: string): boolean {
+    return path.startsWith('/grpc.health.') || path.startsWith('/grpc.reflection.');
+}
+
+/**
+ * The value of a header sent exactly once and non-empty, else undefined. HTTP/2 may fold repeated
+ * headers into one comma-separated value, so a comma also counts as a repetition (MSP ids, channel
+ * and chaincode names never contain one).
+ */
+export function singleHeader(metadata: Metadata, key: string): string | undefined {
+    const values = metadata.get(key);
+    const [value] = values;
+    return values.length === 1 && typeof value === 'string' && value !== '' && !value.includes(',') ? value : undefined;
+}
+
+/** A short random request id: 8 hex characters. */
+export function newRequestId(): string {
+    return randomBytes(4).toString('hex');
+}
+
+/**
+ * Request id: the `reqid` header of a unary call when sent exactly once, else a generated one. It is
+ * written back into the metadata so that the next interceptors and the handler read the same value.
+ */
+export function requestIdInterceptor(): ServerInterceptor {
+    return (method, call) => {
+        const useHeader = !method.responseStream;
+        const listener = new ServerListenerBuilder()
+            .withOnReceiveMetadata((metadata, next) => {
+                const id = (useHeader ? singleHeader(metadata, 'reqid') : undefined) ?? newRequestId();
+                metadata.set('reqid', id);
+                next(metadata);
+            })
+            .build();
+        return new ServerInterceptingCall(
+            call,
+            new ResponderBuilder()
+                .withStart((next) => {
+                    next(listener);
+                })
+                .build(),
+        );
+    };
+}
+
+/** go-grpc-prometheus counters and histogram, and one JSON log line per finished call. */
+export function observabilityInterceptor(metrics: GatewayMetrics | undefined, logger: Logger): ServerInterceptor {
+    return (method, call) => {
+        const labels = rpcLabels(method.path, method.requestStream, method.responseStream);
+        const started = process.hrtime.bigint();
+        let fields: Record<string, string | undefined> = { method: method.path };
+        let finished = false;
+        metrics?.started.inc({ ...labels });
+        const finish = (code: status, details: string | undefined): void => {
+            if (finished) {
+                return;
+            }
+            finished = true;
+            const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+            metrics?.handled.inc({ ...labels, grpc_code: codeName(code) });
+            metrics?.handlingSeconds.observe({ ...labels }, seconds);
+            const line = { ...fields, code: codeName(code), durationMs: Math.round(seconds * 1e4) / 10 };
+            if (code === status.OK) {
+                logger.info(line, 'call finished');
+            } else {
+                logger.warn({ ...line, error: details }, 'call failed');
+            }
+        };
+        const listener = new ServerListenerBuilder()
+            .withOnReceiveMetadata((metadata, next) => {
+                fields = {
+                    reqid: singleHeader(metadata, 'reqid'),
+                    mspid: singleHeader(metadata, 'mspid'),
+                    channel: singleHeader(metadata, 'channel'),
+                    method: method.path,
+                };
+                next(metadata);
+            })
+            .withOnReceiveMessage((message, next) => {
+                metrics?.received.inc({ ...labels });
+                next(message);
+            })
+            .withOnCancel(() => {
+                finish(status.CANCELLED, 'cancelled by the client');
+            })
+            .build();
+        const responder = new ResponderBuilder()
+            .withStart((next) => {
+                next(listener);
+            })
+            .withSendMessage((message, next) => {
+                metrics?.sent.inc({ ...labels });
+                next(message);
+            })
+            .withSendStatus((sent, next) => {
+                finish(sent.code, sent.details);
+                next(sent);
+            })
+            .build();
+        return new ServerInterceptingCall(call, responder);
+    };
+}
+
+/**
+ * Error conversion of unary calls: an UNKNOWN status whose message holds an orchestration error code
+ * takes that code's status. Streams and infrastructure methods are left alone.
+ */
+export function errorMappingInterceptor(): ServerInterceptor {
+    return (method, call) => {
+        if (method.responseStream || isInfrastructureMethod(method.path)) {
+            return new ServerInterceptingCall(call);
+        }
+        const responder = new ResponderBuilder()
+            .withSendStatus((sent, next) => {
+                if (sent.code === status.UNKNOWN) {
+                    next({ ...sent, code: statusForMessage(sent.details) });
+                } else {
+                    next(sent);
+                }
+            })
+            .build();
+        return new ServerInterceptingCall(call, responder);
+    };
+}
+
+export interface HeaderCheckOptions {
+    readonly config: Pick<GatewayConfig, 'channelConfig' | 'defaultChaincode'>;
+    /** Set when the `mspid` header must match the client certificate. */
+    readonly verifier?: MspVerifier | undefined;
+}
+
+function reject(call: ServerInterceptingCallInterface, details: string): void {
+    call.sendStatus({ code: status.UNKNOWN, details });
+}
+
+/** Organizations named anywhere in the channel configuration. */
+function knownOrganizations(config: HeaderCheckOptions['config']): Set<string> {
+    const known = new Set<string>();
+    for (const members of config.channelConfig.channels.values()) {
+        for (const mspid of members) {
+            known.add(mspid);
+        }
+    }
+    return known;
+}
+
+/**
+ * Checks `mspid` (and its certificate when verification is on), then `channel` and the caller's
+ * membership of it, then resolves `chaincode` (header, else the channel's configured chaincode). Errors
+ * are sent as UNKNOWN with the texts of the Substra orchestrator; the error-mapping interceptor gives
+ * unary calls the status of their orchestration code.
+ */
+export function headerInterceptor(options: HeaderCheckOptions): ServerInterceptor {
+    const known = knownOrganizations(options.config);
+    const check = (metadata: Metadata, call: ServerInterceptingCallInterface): string | undefined => {
+        const mspid = singleHeader(metadata, 'mspid');
+        if (mspid === undefined) {
+            return headerErrors.missingMspid();
+        }
+        const verdict = options.verifier?.check(mspid, call.getAuthContext().sslPeerCertificate);
+        if (verdict !== undefined) {
+            return verdict.message;
+        }
+        const channel = singleHeader(metadata, 'channel');
+        if (channel === undefined) {
+            return headerErrors.missingChannel();
+        }
+        if (!known.has(mspid)) {
+            return headerErrors.unknownOrganization(mspid);
+        }
+        if (options.config.channelConfig.channels.get(channel)?.has(mspid) !== true) {
+            return headerErrors.noChannelAccess(mspid, channel);
+        }
+        const chaincodes = metadata.get('chaincode');
+        if (chaincodes.length === 0) {
+            metadata.set('chaincode', chaincodeFor(options.config, channel));
+        } else if (singleHeader(metadata, 'chaincode') === undefined) {
+            return headerErrors.missingChaincode();
+        }
+        return undefined;
+    };
+    return (method, call) => {
+        if (isInfrastructureMethod(method.path)) {
+            return new ServerInterceptingCall(call);
+        }
+        const listener = new ServerListenerBuilder()
+            .withOnReceiveMetadata((metadata, next) => {
+                const error = check(metadata, call);
+                if (error === undefined) {
+                    next(metadata);
+                } else {
+                    reject(call, error);
+                }
+            })
+            .build();
+        return new ServerInterceptingCall(
+            call,
+            new ResponderBuilder()
+                .withStart((next) => {
+                    next(listener);
+                })
+                .build(),
+        );
+    };
+}

@@ -1,0 +1,332 @@
+import * as http from 'node:http';
+import {
+    type Metadata,
+    type MethodDefinition,
+    Server,
+    type ServerCredentials,
+    type ServerUnaryCall,
+    type ServerWritableStream,
+    type ServiceDefinition,
+    type UntypedServiceImplementation,
+    type sendUnaryData,
+    ServerCredentials as Credentials,
+    status,
+} from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { PROTO_DIR, PROTO_FILES, RPCS, orchestrator, type RpcInfo } from '@substra-fabric/api';
+import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config';
+import { StatusError } from './errors';
+import { EventHub } from './eventhub';
+import type { EventIndex } from './eventindex';
+import { queryEvents, startPosition, streamEvents } from './eventservice';
+import type { FabricClient } from './fabric';
+import {
+    errorMappingInterceptor,
+    headerInterceptor,
+    observabilityInterceptor,
+    requestIdInterceptor,
+    singleHeader,
+} from './interceptors';
+import { type CallTarget, Invoker } from './invoker';
+import { GatewayMetrics } from './metrics';
+import type { RetryPolicy } from './retry';
+import type { MspVerifier } from './tls';
+
+/** Settings the server itself reads (a subset of {@link GatewayConfig}). */
+export type ServerConfig = Pick<
+    GatewayConfig,
+    | 'host'
+    | 'port'
+    | 'channelConfig'
+    | 'defaultChaincode'
+    | 'maxReceiveMessageBytes'
+    | 'metricsEnabled'
+    | 'metricsHost'
+    | 'metricsPort'
+>;
+
+export interface GatewayServerOptions {
+    readonly config: ServerConfig;
+    readonly fabric: FabricClient;
+    readonly logger: Logger;
+    /** Version answered by QueryVersion in `orchestrator`. */
+    readonly version: string;
+    readonly retryPolicy?: RetryPolicy;
+    /** Directory of the durable event indexes; undefined keeps them in memory. */
+    readonly stateDir?: string;
+    /** Insecure when omitted. */
+    readonly credentials?: ServerCredentials;
+    readonly mspVerifier?: MspVerifier;
+    /** Whether the wallet holds an identity of an organization (all, when omitted). */
+    readonly hasIdentity?: (mspid: string) => boolean;
+    /** Options of the Invoker, for tests (sleep, random, now). */
+    readonly invokerOverrides?: Partial<Pick<ConstructorParameters<typeof Invoker>[0], 'sleep' | 'random' | 'now'>>;
+}
+
+export interface ListeningAddresses {
+    readonly port: number;
+    readonly metricsPort: number | undefined;
+}
+
+const identity = (value: Buffer): Buffer => value;
+
+/** grpc-js definitions of the 13 orchestrator services, with bytes in and bytes out. */
+export function orchestratorServices(): Map<string, ServiceDefinition> {
+    const services = new Map<string, Record<string, MethodDefinition<Buffer, Buffer>>>();
+    for (const rpc of RPCS) {
+        let service = services.get(rpc.service);
+        if (service === undefined) {
+            service = {};
+            services.set(rpc.service, service);
+        }
+        service[rpc.method] = {
+            path: rpc.path,
+            requestStream: rpc.requestStream,
+            responseStream: rpc.responseStream,
+            requestSerialize: identity,
+            requestDeserialize: identity,
+            responseSerialize: identity,
+            responseDeserialize: identity,
+            originalName: rpc.method,
+        };
+    }
+    return services;
+}
+
+function toServiceError(err: unknown): { code: status; details: string; message: string } {
+    if (err instanceof StatusError) {
+        return { code: err.code, details: err.message, message: err.message };
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return { code: status.UNKNOWN, details: message, message };
+}
+
+function targetOf(metadata: Metadata): CallTarget {
+    return {
+        mspid: singleHeader(metadata, 'mspid') ?? '',
+        channel: singleHeader(metadata, 'channel') ?? '',
+        chaincode: singleHeader(metadata, 'chaincode') ?? '',
+    };
+}
+
+/**
+ * The orchestrator gRPC server of the distributed mode: the 40 RPCs forwarded to the chaincode as
+ * bytes, QueryEvents and SubscribeToEvents served from chaincode events, health, reflection and
+ * Prometheus metrics.
+ */
+export class GatewayServer {
+    readonly #options: GatewayServerOptions;
+    readonly #server: Server;
+    readonly #health = new HealthImplementation({ '': 'SERVING' });
+    readonly #invoker: Invoker;
+    readonly #events: EventHub;
+    readonly #metrics: GatewayMetrics | undefined;
+    readonly #logger: Logger;
+    /** Ends each running event stream, for shutdown. */
+    readonly #streams = new Set<() => void>();
+    #metricsServer: http.Server | undefined;
+
+    constructor(options: Readonly<GatewayServerOptions>) {
+        this.#options = options;
+        this.#logger = options.logger;
+        this.#metrics = options.config.metricsEnabled ? new GatewayMetrics() : undefined;
+        this.#invoker = new Invoker({
+            fabric: options.fabric,
+            version: options.version,
+            logger: options.logger,
+            ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
+            ...options.invokerOverrides,
+        });
+        this.#events = new EventHub({
+            fabric: options.fabric,
+            logger: options.logger,
+            ...(options.stateDir !== undefined ? { stateDir: options.stateDir } : {}),
+        });
+        this.#server = new Server({
+            'grpc.max_receive_message_length': options.config.maxReceiveMessageBytes,
+            interceptors: [
+                requestIdInterceptor(),
+                observabilityInterceptor(this.#metrics, options.logger),
+                errorMappingInterceptor(),
+                headerInterceptor({ config: options.config, verifier: options.mspVerifier }),
+            ],
+        });
+        this.#register();
+    }
+
+    /** Prometheus registry (undefined when metrics are disabled). */
+    get metrics(): GatewayMetrics | undefined {
+        return this.#metrics;
+    }
+
+    /** Bind the gRPC port (and the metrics port); port 0 picks a free one. */
+    async start(): Promise<ListeningAddresses> {
+        const { config } = this.#options;
+        const credentials = this.#options.credentials ?? Credentials.createInsecure();
+        const port = await new Promise<number>((resolve, reject) => {
+            this.#server.bindAsync(`${config.host}:${config.port}`, credentials, (err, bound) => {
+                if (err) {
+                    reject(err);
+                } else {
+                    resolve(bound);
+                }
+            });
+        });
+        let metricsPort: number | undefined;
+        if (this.#metrics) {
+            const listening = await this.#metrics.listen(config.metricsHost, config.metricsPort);
+            this.#metricsServer = listening.server;
+            metricsPort = listening.port;
+        }
+        this.#logger.info({ host: config.host, port, metricsPort }, 'gateway listening');
+        return { port, metricsPort };
+    }
+
+    /** Start the event listener of every configured channel that a wallet identity can read. */
+    startListeners(): void {
+        const { config } = this.#options;
+        for (const [channel, members] of config.channelConfig.channels) {
+            const mspid = [...members].find((m) => this.#hasIdentity(m));
+            if (mspid !== undefined) {
+                const chaincode = config.channelConfig.chaincodes.get(channel) ?? config.defaultChaincode;
+                this.#events.index({ mspid, channel, chaincode });
+            }
+        }
+    }
+
+    /**
+     * Index of the caller's channel and chaincode. Its listener (when this call starts it) signs with
+     * the caller's identity if the wallet has it, else with another member of the channel that it has.
+     */
+    #indexFor(target: CallTarget): EventIndex {
+        return this.#events.index({ ...target, mspid: this.#readerOf(target) });
+    }
+
+    /** Identity that reads the ledger for a caller: its own when the wallet has it, else a channel member's. */
+    #readerOf(target: CallTarget): string {
+        if (this.#hasIdentity(target.mspid)) {
+            return target.mspid;
+        }
+        const members = this.#options.config.channelConfig.channels.get(target.channel) ?? new Set<string>();
+        return [...members].find((m) => this.#hasIdentity(m)) ?? target.mspid;
+    }
+
+    #hasIdentity(mspid: string): boolean {
+        return this.#options.hasIdentity?.(mspid) ?? true;
+    }
+
+    /** Report NOT_SERVING, stop accepting calls (waiting up to `graceMs` for running ones), close everything. */
+    async stop(graceMs = 5000): Promise<void> {
+        this.#health.setStatus('', 'NOT_SERVING');
+        await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => {
+                this.#server.forceShutdown();
+                resolve();
+            }, graceMs);
+            this.#server.tryShutdown(() => {
+                clearTimeout(timer);
+                resolve();
+            });
+            // Event streams never end by themselves: end them so that shutdown can complete.
+            for (const end of [...this.#streams]) {
+                end();
+            }
+        });
+        this.#events.close();
+        await new Promise<void>((resolve) => {
+            if (this.#metricsServer) {
+                this.#metricsServer.close(() => {
+                    resolve();
+                });
+                this.#metricsServer.closeAllConnections();
+            } else {
+                resolve();
+            }
+        });
+        this.#options.fabric.close();
+    }
+
+    #register(): void {
+        const services = orchestratorServices();
+        for (const [name, definition] of services) {
+            const implementation: UntypedServiceImplementation = {};
+            for (const rpc of RPCS.filter((r) => r.service === name)) {
+                implementation[rpc.method] = rpc.responseStream ? this.#subscribeHandler() : this.#unaryHandler(rpc);
+            }
+            this.#server.addService(definition, implementation);
+        }
+        this.#health.addToServer(this.#server);
+        const packageDefinition = loadSync([...PROTO_FILES], {
+            includeDirs: [PROTO_DIR],
+            keepCase: true,
+            longs: String,
+            enums: String,
+            defaults: true,
+            oneofs: true,
+        });
+        new ReflectionService(packageDefinition).addToServer(this.#server);
+    }
+
+    #unaryHandler(rpc: RpcInfo) {
+        return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
+            const target = targetOf(call.metadata);
+            const reply =
+                rpc.method === 'QueryEvents'
+                    ? Promise.resolve().then(() => queryEvents(this.#indexFor(target), target.channel, call.request))
+                    : this.#invoker.invoke(
+                          rpc,
+                          target,
+                          call.request,
+                          this.#logger.child({
+                              reqid: singleHeader(call.metadata, 'reqid'),
+                              ...target,
+                              method: rpc.path,
+                          }),
+                      );
+            reply.then(
+                (bytes) => {
+                    callback(null, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+                },
+                (err: unknown) => {
+                    callback(toServiceError(err));
+                },
+            );
+        };
+    }
+
+    #subscribeHandler() {
+        return (call: ServerWritableStream<Buffer, Buffer>): void => {
+            const target = targetOf(call.metadata);
+            const abort = new AbortController();
+            const fail = (err: unknown): void => {
+                if (!abort.signal.aborted) {
+                    abort.abort();
+                    call.emit('error', toServiceError(err));
+                }
+            };
+            const shutdown = (): void => {
+                fail(new StatusError(status.UNAVAILABLE, 'server is shutting down'));
+            };
+            this.#streams.add(shutdown);
+            call.on('cancelled', () => {
+                abort.abort();
+            });
+            const run = async (): Promise<void> => {
+                const index = this.#indexFor(target);
+                const { start_event_id: startEventId } = orchestrator.SubscribeToEventsParam.decode(call.request);
+                const reader = this.#readerOf(target);
+                const context = { index, fabric: this.#options.fabric, ...target, mspid: reader, signal: abort.signal };
+                const position = await startPosition(context, startEventId);
+                await streamEvents(index, target.channel, position, call, abort.signal);
+            };
+            run()
+                .catch(fail)
+                .finally(() => {
+                    this.#streams.delete(shutdown);
+                });
+        };
+    }
+}

@@ -1,0 +1,234 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { chaincodeFor, loadConfig, parseChannelConfig, parseDuration } from '../../src/config';
+import { FabricGatewayClient } from '../../src/fabricgateway';
+import { loadWallet } from '../../src/wallet';
+
+describe('durations', () => {
+    it.each([
+        ['500ms', 500],
+        ['20s', 20_000],
+        ['1m30s', 90_000],
+        ['1.5h', 5_400_000],
+        ['250', 250],
+    ])('%s is %i ms', (text, ms) => {
+        expect(parseDuration(text)).toBe(ms);
+    });
+
+    it.each(['', 'abc', '10x', '5s junk'])('rejects "%s"', (text) => {
+        expect(() => parseDuration(text)).toThrow();
+    });
+});
+
+describe('channel configuration', () => {
+    it('reads the chart format and the optional chaincode names', () => {
+        const config = parseChannelConfig(
+            'channels:\n  mychannel:\n    - Org1MSP\n    - Org2MSP\nchaincodes:\n  mychannel: cc1\n',
+        );
+        expect([...(config.channels.get('mychannel') ?? [])]).toEqual(['Org1MSP', 'Org2MSP']);
+        expect(chaincodeFor({ channelConfig: config, defaultChaincode: 'mycc' }, 'mychannel')).toBe('cc1');
+        expect(chaincodeFor({ channelConfig: config, defaultChaincode: 'mycc' }, 'other')).toBe('mycc');
+    });
+
+    it('rejects malformed files', () => {
+        expect(() => parseChannelConfig('foo: 1')).toThrow('"channels"');
+        expect(() => parseChannelConfig('channels: {a: b}')).toThrow('must list MSP ids');
+        expect(() => parseChannelConfig('channels: {a: [X]}\nchaincodes: {a: 3}')).toThrow('invalid chaincode');
+    });
+});
+
+describe('environment', () => {
+    let dir: string;
+
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-config-'));
+        fs.writeFileSync(path.join(dir, 'channels.yaml'), 'channels: {mychannel: [Org1MSP]}');
+    });
+
+    afterEach(() => {
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('applies the defaults', () => {
+        const config = loadConfig({ ORCHESTRATOR_CHANNEL_CONFIG: path.join(dir, 'channels.yaml') });
+        expect(config.host).toBe('127.0.0.1');
+        expect(config.port).toBe(9000);
+        expect(config.metricsPort).toBe(8484);
+        expect(config.metricsEnabled).toBe(true);
+        expect(config.gatewayTimeoutMs).toBe(20_000);
+        expect(config.retry).toEqual({ maxAttempts: 5, budgetMs: 30_000, baseDelayMs: 100, maxDelayMs: 2000 });
+        expect(config.tls.enabled).toBe(false);
+        expect(config.defaultChaincode).toBe('mycc');
+    });
+
+    it('reads the Substra chart variables', () => {
+        const config = loadConfig({
+            ORCHESTRATOR_CHANNEL_CONFIG: path.join(dir, 'channels.yaml'),
+            ORCHESTRATOR_TX_RETRY_BUDGET: '500ms',
+            ORCHESTRATOR_FABRIC_GATEWAY_TIMEOUT: '40s',
+            ORCHESTRATOR_TLS_ENABLED: 'true',
+            ORCHESTRATOR_TLS_CERT_PATH: '/c',
+            ORCHESTRATOR_TLS_KEY_PATH: '/k',
+            ORCHESTRATOR_MTLS_ENABLED: 'true',
+            ORCHESTRATOR_TLS_SERVER_CA_CERT: '/ca',
+            ORCHESTRATOR_TLS_CLIENT_CA_CERT_DIR: '/clients',
+            ORCHESTRATOR_VERIFY_CLIENT_MSP_ID: 'true',
+            METRICS_ENABLED: 'false',
+            LOG_LEVEL: 'DEBUG',
+        });
+        expect(config.retry.budgetMs).toBe(500);
+        expect(config.gatewayTimeoutMs).toBe(40_000);
+        expect(config.tls).toEqual({
+            enabled: true,
+            certPath: '/c',
+            keyPath: '/k',
+            mtlsEnabled: true,
+            serverCaCertPath: '/ca',
+            clientCaCertDir: '/clients',
+        });
+        expect(config.verifyClientMspId).toBe(true);
+        expect(config.metricsEnabled).toBe(false);
+        expect(config.logLevel).toBe('debug');
+    });
+
+    it('fails fast on missing or invalid settings', () => {
+        expect(() => loadConfig({})).toThrow('ORCHESTRATOR_CHANNEL_CONFIG is required');
+        const base = { ORCHESTRATOR_CHANNEL_CONFIG: path.join(dir, 'channels.yaml') };
+        expect(() => loadConfig({ ...base, ORCHESTRATOR_TLS_ENABLED: 'true' })).toThrow(
+            'ORCHESTRATOR_TLS_CERT_PATH is required',
+        );
+        expect(() => loadConfig({ ...base, ORCHESTRATOR_VERIFY_CLIENT_MSP_ID: 'maybe' })).toThrow('invalid boolean');
+        expect(() => loadConfig({ ...base, ORCHESTRATOR_VERIFY_CLIENT_MSP_ID: 'true' })).toThrow(
+            'ORCHESTRATOR_TLS_CLIENT_CA_CERT_DIR is required',
+        );
+        expect(() => loadConfig({ ...base, ORCHESTRATOR_TX_RETRY_BUDGET: 'soon' })).toThrow(
+            'ORCHESTRATOR_TX_RETRY_BUDGET',
+        );
+    });
+});
+
+describe('wallet', () => {
+    let dir: string;
+
+    beforeEach(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-wallet-'));
+    });
+
+    afterEach(() => {
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+
+    function writeIdentity(base: string, withPeer: boolean): void {
+        const { privateKey } = crypto.generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+        fs.mkdirSync(path.join(base, 'signcerts'), { recursive: true });
+        fs.mkdirSync(path.join(base, 'keystore'), { recursive: true });
+        fs.writeFileSync(path.join(base, 'signcerts', 'cert.pem'), 'CERT');
+        fs.writeFileSync(path.join(base, 'keystore', 'abc_sk'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+        if (withPeer) {
+            fs.writeFileSync(
+                path.join(base, 'peer.json'),
+                JSON.stringify({ endpoint: 'peer2:7051', tlsCaCertPath: 'tls/ca.pem' }),
+            );
+        }
+    }
+
+    it('reads one identity per MSP directory, with its optional peer', () => {
+        writeIdentity(path.join(dir, 'wallet', 'Org1MSP'), false);
+        writeIdentity(path.join(dir, 'wallet', 'Org2MSP'), true);
+        const wallet = loadWallet({
+            walletDir: path.join(dir, 'wallet'),
+            mspId: '',
+            fabricCertPath: '',
+            fabricKeyPath: '',
+        });
+        expect([...wallet.keys()]).toEqual(['Org1MSP', 'Org2MSP']);
+        expect(wallet.get('Org1MSP')?.certificate.toString()).toBe('CERT');
+        expect(wallet.get('Org1MSP')?.peer).toBeUndefined();
+        expect(wallet.get('Org2MSP')?.peer).toMatchObject({
+            endpoint: 'peer2:7051',
+            tlsCaCertPath: path.join(dir, 'wallet', 'Org2MSP', 'tls', 'ca.pem'),
+        });
+    });
+
+    it('adds the single identity of the Substra chart variables', () => {
+        writeIdentity(path.join(dir, 'msp'), false);
+        const wallet = loadWallet({
+            walletDir: '',
+            mspId: 'MyOrg1MSP',
+            fabricCertPath: path.join(dir, 'msp', 'signcerts', 'cert.pem'),
+            fabricKeyPath: path.join(dir, 'msp', 'keystore', 'abc_sk'),
+        });
+        expect([...wallet.keys()]).toEqual(['MyOrg1MSP']);
+        expect(() => loadWallet({ walletDir: '', mspId: '', fabricCertPath: '', fabricKeyPath: '' })).toThrow(
+            'wallet is empty',
+        );
+    });
+
+    it('refuses to invoke for an organization that has no identity', async () => {
+        writeIdentity(path.join(dir, 'wallet', 'Org1MSP'), false);
+        const wallet = loadWallet({
+            walletDir: path.join(dir, 'wallet'),
+            mspId: '',
+            fabricCertPath: '',
+            fabricKeyPath: '',
+        });
+        const client = new FabricGatewayClient({
+            wallet,
+            defaultPeer: {
+                endpoint: 'localhost:1',
+                tlsCaCertPath: '',
+                tlsClientCertPath: '',
+                tlsClientKeyPath: '',
+                hostAlias: '',
+            },
+            timeoutMs: 100,
+        });
+        const request = {
+            mspid: 'Org2MSP',
+            channel: 'c',
+            chaincode: 'cc',
+            contract: 'x',
+            fn: 'y',
+            argument: new Uint8Array(),
+        };
+        await expect(client.evaluate(request)).rejects.toMatchObject({
+            kind: 'other',
+            message: 'no identity of organization "Org2MSP" in the wallet',
+        });
+        client.close();
+    });
+
+    it('reports an unreachable peer as unavailable', async () => {
+        writeIdentity(path.join(dir, 'wallet', 'Org1MSP'), false);
+        const wallet = loadWallet({
+            walletDir: path.join(dir, 'wallet'),
+            mspId: '',
+            fabricCertPath: '',
+            fabricKeyPath: '',
+        });
+        const client = new FabricGatewayClient({
+            wallet,
+            defaultPeer: {
+                endpoint: '127.0.0.1:1',
+                tlsCaCertPath: '',
+                tlsClientCertPath: '',
+                tlsClientKeyPath: '',
+                hostAlias: '',
+            },
+            timeoutMs: 2000,
+        });
+        const request = {
+            mspid: 'Org1MSP',
+            channel: 'c',
+            chaincode: 'cc',
+            contract: 'x',
+            fn: 'y',
+            argument: new Uint8Array(),
+        };
+        await expect(client.evaluate(request)).rejects.toMatchObject({ kind: 'unavailable' });
+        client.close();
+    });
+});

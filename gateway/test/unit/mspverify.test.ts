@@ -1,0 +1,223 @@
+import { execFileSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseChannelConfig } from '../../src/config';
+import { MspVerifier, serverCredentials, subjectOrganizations } from '../../src/tls';
+import { type Harness, headers, startHarness, unary, unaryError } from './helpers';
+
+function hasOpenssl(): boolean {
+    try {
+        execFileSync('openssl', ['version'], { stdio: 'ignore' });
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** Test PKI made with the openssl CLI: two organization CAs, a server pair, and client pairs. */
+class Pki {
+    readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gw-pki-'));
+
+    file(name: string): string {
+        return path.join(this.dir, name);
+    }
+
+    #openssl(args: string[]): void {
+        execFileSync('openssl', args, { cwd: this.dir, stdio: 'ignore' });
+    }
+
+    ca(name: string): void {
+        this.#openssl([
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:prime256v1',
+            '-nodes',
+            '-keyout',
+            `${name}.key`,
+            '-out',
+            `${name}.pem`,
+            '-subj',
+            `/O=${name}/CN=${name}`,
+            '-days',
+            '2',
+            '-addext',
+            'basicConstraints=critical,CA:TRUE',
+            '-addext',
+            'keyUsage=critical,keyCertSign,cRLSign',
+        ]);
+    }
+
+    leaf(name: string, subject: string, ca: string, extensions: string): void {
+        fs.writeFileSync(this.file(`${name}.ext`), extensions);
+        this.#openssl([
+            'req',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:prime256v1',
+            '-nodes',
+            '-keyout',
+            `${name}.key`,
+            '-out',
+            `${name}.csr`,
+            '-subj',
+            subject,
+        ]);
+        this.#openssl([
+            'x509',
+            '-req',
+            '-in',
+            `${name}.csr`,
+            '-CA',
+            `${ca}.pem`,
+            '-CAkey',
+            `${ca}.key`,
+            '-CAcreateserial',
+            '-out',
+            `${name}.pem`,
+            '-days',
+            '2',
+            '-extfile',
+            `${name}.ext`,
+        ]);
+    }
+
+    read(name: string): Buffer {
+        return fs.readFileSync(this.file(name));
+    }
+}
+
+describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
+    const pki = new Pki();
+    let h: Harness;
+    let insecure: Harness;
+
+    beforeAll(async () => {
+        pki.ca('serverca');
+        pki.ca('org1ca');
+        pki.ca('org2ca');
+        pki.leaf(
+            'server',
+            '/CN=localhost',
+            'serverca',
+            'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n',
+        );
+        pki.leaf('user1', '/O=Org1MSP/CN=user1', 'org1ca', 'extendedKeyUsage=clientAuth\n');
+        pki.leaf('fake1', '/O=Org1MSP/CN=fake', 'org2ca', 'extendedKeyUsage=clientAuth\n');
+        fs.mkdirSync(pki.file('clients/Org1MSP'), { recursive: true });
+        fs.mkdirSync(pki.file('clients/Org2MSP'), { recursive: true });
+        fs.copyFileSync(pki.file('org1ca.pem'), pki.file('clients/Org1MSP/ca.pem'));
+        fs.copyFileSync(pki.file('org2ca.pem'), pki.file('clients/Org2MSP/ca.pem'));
+        const config = {
+            host: '127.0.0.1',
+            port: 0,
+            channelConfig: parseChannelConfig('channels: {mychannel: [Org1MSP, Org2MSP]}'),
+            defaultChaincode: 'mycc',
+            maxReceiveMessageBytes: 4 * 1024 * 1024,
+            metricsEnabled: false,
+            metricsHost: '127.0.0.1',
+            metricsPort: 0,
+        };
+        const verifier = MspVerifier.fromDirectory(pki.file('clients'));
+        h = await startHarness({
+            config,
+            mspVerifier: verifier,
+            credentials: serverCredentials({
+                enabled: true,
+                certPath: pki.file('server.pem'),
+                keyPath: pki.file('server.key'),
+                mtlsEnabled: true,
+                serverCaCertPath: pki.file('serverca.pem'),
+                clientCaCertDir: pki.file('clients'),
+            }),
+        });
+        insecure = await startHarness({ config, mspVerifier: verifier });
+    });
+
+    afterAll(async () => {
+        await h.close();
+        await insecure.close();
+        fs.rmSync(pki.dir, { recursive: true, force: true });
+    });
+
+    function tlsClient(user: string): grpc.Client {
+        const credentials = grpc.credentials.createSsl(
+            pki.read('serverca.pem'),
+            pki.read(`${user}.key`),
+            pki.read(`${user}.pem`),
+        );
+        return new grpc.Client(`localhost:${h.port}`, credentials);
+    }
+
+    const GET_TASK = '/orchestrator.ComputeTaskService/GetTask';
+
+    it('accepts an mspid that is an O of a client certificate issued by that organization', async () => {
+        const client = tlsClient('user1');
+        const reply = await unary(
+            client,
+            GET_TASK,
+            Buffer.from('x'),
+            headers({ mspid: 'Org1MSP', channel: 'mychannel' }),
+        );
+        expect(reply.toString()).toBe('x');
+        client.close();
+    });
+
+    it('denies an mspid that is not an O of the client certificate', async () => {
+        const client = tlsClient('user1');
+        const err = await unaryError(
+            client,
+            GET_TASK,
+            Buffer.alloc(0),
+            headers({ mspid: 'Org2MSP', channel: 'mychannel' }),
+        );
+        expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+        expect(err.details).toMatch(/^OE0102: invalid MSPID: /);
+        client.close();
+    });
+
+    it('denies a certificate that claims the organization but was issued by another CA', async () => {
+        const client = tlsClient('fake1');
+        const err = await unaryError(
+            client,
+            GET_TASK,
+            Buffer.alloc(0),
+            headers({ mspid: 'Org1MSP', channel: 'mychannel' }),
+        );
+        expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
+        expect(err.details).toBe('OE0102: invalid MSPID: client certificate was not issued by a CA of "Org1MSP"');
+        client.close();
+    });
+
+    it('answers INTERNAL when there is no TLS client certificate to check', async () => {
+        const err = await unaryError(
+            insecure.client,
+            GET_TASK,
+            Buffer.alloc(0),
+            headers({ mspid: 'Org1MSP', channel: 'mychannel' }),
+        );
+        expect(err.code).toBe(grpc.status.INTERNAL);
+        expect(err.details).toBe('OE0007: invalid MSPID: failed to extract MSP ID from TLS context');
+    });
+
+    it('checks organizations without a configured CA', () => {
+        const verifier = new MspVerifier(new Map([['Org1MSP', [pki.read('org1ca.pem')]]]));
+        const cert = new crypto.X509Certificate(pki.read('user1.pem'));
+        expect(subjectOrganizations(cert)).toEqual(['Org1MSP']);
+        const peer = { raw: cert.raw, fingerprint256: cert.fingerprint256 } as unknown as Parameters<
+            MspVerifier['check']
+        >[1];
+        expect(verifier.check('Org1MSP', peer)).toBeUndefined();
+        const other = new MspVerifier(new Map());
+        expect(other.check('Org1MSP', peer)?.message).toBe(
+            'OE0102: invalid MSPID: no CA is configured for organization "Org1MSP"',
+        );
+    });
+});
