@@ -1,0 +1,5 @@
+export { startDevnet, defaultStateDir, defaultChaincodeExecutable, DEFAULT_CHANNELS } from './network';
+export type { Devnet, DevnetOptions, DevnetOrg, DevnetChaincodeProcess, ChannelSpec } from './network';
+export { ensureCrypto, DEFAULT_ORGS } from './crypto';
+export type { NetworkCrypto, OrgCrypto, OrgSpec } from './crypto';
+export type { EndorsementPolicy } from './ledger';
