@@ -5,7 +5,15 @@ import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
     {
-        ignores: ['**/node_modules/**', '**/dist/**', '**/coverage/**', 'proto/generated/**', '.state/**', '**/*.js', '**/*.cjs'],
+        ignores: [
+            '**/node_modules/**',
+            '**/dist/**',
+            '**/coverage/**',
+            'proto/generated/**',
+            '.state/**',
+            '**/*.js',
+            '**/*.cjs',
+        ],
     },
     eslint.configs.recommended,
     ...tseslint.configs.strictTypeChecked,

@@ -9,7 +9,12 @@ export default defineConfig({
                 extends: true,
                 test: {
                     name: 'unit',
-                    include: ['proto/test/**/*.test.ts', 'chaincode/test/**/*.test.ts', 'gateway/test/unit/**/*.test.ts', 'test/devnet/test/**/*.test.ts'],
+                    include: [
+                        'proto/test/**/*.test.ts',
+                        'chaincode/test/**/*.test.ts',
+                        'gateway/test/unit/**/*.test.ts',
+                        'test/devnet/test/**/*.test.ts',
+                    ],
                     testTimeout: 20_000,
                 },
             },
