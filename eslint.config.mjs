@@ -35,6 +35,11 @@ export default tseslint.config(
     {
         files: ['**/*.mjs'],
         ...tseslint.configs.disableTypeChecked,
+        languageOptions: {
+            ...tseslint.configs.disableTypeChecked.languageOptions,
+            // Plain Node scripts: the few globals they use.
+            globals: { console: 'readonly', process: 'readonly', URL: 'readonly', setTimeout: 'readonly' },
+        },
     },
     {
         files: ['**/test/**/*.ts', '**/*.test.ts'],
