@@ -22,6 +22,7 @@ import {
     uuid,
 } from './outputs-fixtures';
 import type { TestLedger } from './support/ledger';
+import { compositeKey } from './computetask-fixtures';
 
 const T1 = uuid(0x7, 1);
 const T2 = uuid(0x7, 2);
@@ -257,6 +258,24 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
         );
         expect((await getTask(ledger, T1)).status).toBe(S.STATUS_EXECUTING);
     });
+    it('§10.1 rule 3.4: the plan of the task is left untouched when it is already terminated (no plan write, no plan event)', async () => {
+        const ledger = await ledgerWithExecutingTask();
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+        );
+        const before = await getPlan(ledger);
+        const res = await ledger.invoke(ORG2, (s) => s.failureReports.registerFailureReport(taskReport()));
+        expect(eventSummary(res.events)).toEqual([
+            ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', T1],
+            ['ASSET_FAILURE_REPORT', 'EVENT_ASSET_CREATED', T1],
+        ]);
+        const planKey = compositeKey('computeplan', [PLAN]);
+        expect(ledger.world.keys()).toContain(planKey);
+        expect(res.writes.map((w) => w.key)).not.toContain(planKey);
+        const after = await getPlan(ledger);
+        expect(after.toJSON()).toEqual(before.toJSON());
+        expect(after.failure_date).toBeNull();
+    });
 });
 
 describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)', () => {
@@ -313,6 +332,37 @@ describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)',
         expect(func.result.status).toBe(FS.FUNCTION_STATUS_FAILED);
         const stored = await ledger.evaluate(ORG3, (s) => s.failureReports.getFailureReport(FN_BUILDING));
         expect(stored.result.toJSON()).toEqual(res.result.toJSON());
+    });
+
+    it('§10.1 rule 4.3 / §4.7: BUILDING tasks of several plans are failed; each live plan gets its failure date, a terminated plan is left alone', async () => {
+        const ledger = await ledgerWithBuildingFunction();
+        const plan2 = uuid(0xa, 2);
+        const plan3 = uuid(0xa, 3);
+        const t4 = uuid(0x7, 4);
+        const t5 = uuid(0x7, 5);
+        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: plan2, name: 'second' }));
+        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: plan3, name: 'third' }));
+        await registerTasks(ledger, { ...newTask(t4, { functionKey: FN_BUILDING }), compute_plan_key: plan2 });
+        await registerTasks(ledger, { ...newTask(t5, { functionKey: FN_BUILDING }), compute_plan_key: plan3 });
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.applyPlanAction({ key: plan3, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+        );
+        const res = await ledger.invoke(ORG1, (s) => s.failureReports.registerFailureReport(functionReport()), {
+            timestamp: { seconds: 1_900_000_000, nanos: 7 },
+        });
+        expect(eventSummary(res.events)).toEqual([
+            ['ASSET_FUNCTION', 'EVENT_ASSET_UPDATED', FN_BUILDING],
+            ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', T3],
+            ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', T2],
+            ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', t4],
+            ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', t5],
+            ['ASSET_FAILURE_REPORT', 'EVENT_ASSET_CREATED', FN_BUILDING],
+        ]);
+        const plan = async (key: string) => (await ledger.evaluate(ORG1, (s) => s.computePlans.getPlan(key))).result;
+        expect((await plan(PLAN)).failure_date).toEqual({ seconds: 1_900_000_000, nanos: 7 });
+        expect((await plan(plan2)).failure_date).toEqual({ seconds: 1_900_000_000, nanos: 7 });
+        expect((await plan(plan3)).failure_date).toBeNull();
+        expect((await plan(plan3)).cancelation_date).not.toBeNull();
     });
 
     it('§10.1 rule 4: tasks of the function that are not BUILDING are left alone', async () => {

@@ -371,7 +371,7 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
         ).result;
         expect(second.Functions.map((f) => f.key)).toEqual([KEY1]);
         expect(second.next_page_token).toBe('');
-        expect(second.Functions[0]?.inputs.model).toBeDefined();
+        expect(second.Functions[0]?.inputs?.model).toBeDefined();
     });
 
     it('§1.8 rule 1: page_size 0 means 50', async () => {

@@ -6,7 +6,7 @@ const ORG1 = 'MyOrg1MSP';
 const ORG2 = 'MyOrg2MSP';
 
 describe('organization service (behavior-assets §2)', () => {
-    it('RegisterOrganization registers the requester itself, with the transaction time as creation date', async () => {
+    it('§2.1 rules 3, 5 / §1.1 rule 3 / §1.3: RegisterOrganization registers the requester itself, with the transaction time as creation date', async () => {
         const ledger = newTestLedger();
         const res = await ledger.invoke(
             ORG1,
@@ -22,7 +22,7 @@ describe('organization service (behavior-assets §2)', () => {
         expect(stored.result?.toJSON()).toEqual(res.result.toJSON());
     });
 
-    it('RegisterOrganization emits one ORGANIZATION CREATED event keyed by the organization id', async () => {
+    it('§2.1 rule 4 / §13.3: RegisterOrganization emits one ORGANIZATION CREATED event keyed by the organization id', async () => {
         const ledger = newTestLedger();
         const res = await ledger.invoke(ORG1, (s) => s.organizations.registerOrganization({ address: '' }));
         expect(res.events).toHaveLength(1);
@@ -35,7 +35,7 @@ describe('organization service (behavior-assets §2)', () => {
         expect(event!.timestamp).toEqual({ seconds: res.timestamp.seconds, nanos: res.timestamp.nanos });
     });
 
-    it('RegisterOrganization twice fails with Conflict OE0006 and keeps the first address', async () => {
+    it('§2.1 rule 2 / api.md §8.4: RegisterOrganization twice fails with Conflict OE0006 and keeps the first address', async () => {
         const ledger = newTestLedger();
         await ledger.invoke(ORG1, (s) => s.organizations.registerOrganization({ address: 'https://first.example' }));
         await expect(
@@ -45,7 +45,7 @@ describe('organization service (behavior-assets §2)', () => {
         expect(stored.result.address).toBe('https://first.example');
     });
 
-    it('RegisterOrganization with an invalid address fails with the raw validation error (no OE code) and writes nothing', async () => {
+    it('§2.1 rule 1 / §1.5 rule 4: RegisterOrganization with an invalid address fails with the raw validation error (no OE code) and writes nothing', async () => {
         const ledger = newTestLedger();
         await expect(
             ledger.invoke(ORG1, (s) => s.organizations.registerOrganization({ address: 'org-1.com' })),
@@ -54,7 +54,7 @@ describe('organization service (behavior-assets §2)', () => {
         expect(ledger.world.transactions).toHaveLength(0);
     });
 
-    it('GetAllOrganizations lists every organization ordered by id, and an empty list on an empty channel', async () => {
+    it('§2.2 / §1.8: GetAllOrganizations lists every organization ordered by id, and an empty list on an empty channel', async () => {
         const ledger = newTestLedger();
         expect(
             (await ledger.evaluate(ORG1, (s) => s.organizations.getAllOrganizations())).result.organizations,
@@ -66,7 +66,7 @@ describe('organization service (behavior-assets §2)', () => {
         expect(all.result.organizations.map((o) => o.id)).toEqual(['OrgA', 'OrgB', 'OrgC']);
     });
 
-    it('getOrganization sees an organization registered earlier in the same transaction; mustGetOrganization fails with NotFound OE0002', async () => {
+    it('§2.3 / §1.2 rule 2: getOrganization sees an organization registered earlier in the same transaction; mustGetOrganization fails with NotFound OE0002', async () => {
         const ledger = newTestLedger();
         const res = await ledger.invoke(ORG1, async (s) => {
             const before = await s.organizations.exists(ORG1);
@@ -80,7 +80,7 @@ describe('organization service (behavior-assets §2)', () => {
         expect((await ledger.evaluate(ORG1, (s) => s.organizations.getOrganization(''))).result).toBeUndefined();
     });
 
-    it('RegisterOrganization and GetAllOrganizations work end to end through the contract', async () => {
+    it('§2 / §1.10: RegisterOrganization and GetAllOrganizations work end to end through the contract', async () => {
         const ledger = newTestLedger();
         const org = await ledger.rpc<orchestrator.Organization>(ORG2, 'RegisterOrganization', {
             address: 'http://org2.example:8000',

@@ -5,7 +5,10 @@ import type { Timestamp } from './context';
 export const CHAINCODE_EVENT_NAME = 'chaincode-updates';
 
 export interface EventSink {
-    /** Queue an event; its id and timestamp are assigned here (any value set by the caller is replaced). */
+    /**
+     * Queue an event; its id and timestamp are assigned here and its channel is cleared (any value set by the
+     * caller is replaced).
+     */
     emit(event: orchestrator.IEvent): void;
 }
 
@@ -26,6 +29,8 @@ export class EventQueue implements EventSink {
     emit(event: orchestrator.IEvent): void {
         const queued = orchestrator.Event.create({
             ...event,
+            // The channel is filled when events are read (QueryEvents, SubscribeToEvents), never at emission.
+            channel: '',
             id: `${this.#txId}:${this.#events.length}`,
             timestamp: { seconds: this.#timestamp.seconds, nanos: this.#timestamp.nanos },
         });
