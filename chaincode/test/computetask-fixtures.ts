@@ -145,6 +145,12 @@ export function trainTask(
  */
 export async function newTaskLedger(): Promise<TestLedger> {
     const ledger = newTestLedger();
+    await seedTaskWorld(ledger);
+    return ledger;
+}
+
+/** Seeds the assets and plans of newTaskLedger into `ledger` (the plans through two committed transactions). */
+export async function seedTaskWorld(ledger: TestLedger): Promise<void> {
     for (const org of [ORG1, ORG2, ORG3]) {
         seedOrganization(ledger, org);
     }
@@ -198,7 +204,6 @@ export async function newTaskLedger(): Promise<TestLedger> {
     seedDataSample(ledger, { key: DS_OTHER, owner: ORG2, data_manager_keys: [DM2] });
     await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'plan one' }));
     await ledger.invoke(ORG2, (s) => s.computePlans.registerPlan({ key: PLAN2, name: 'plan two' }));
-    return ledger;
 }
 
 export async function register(ledger: TestLedger, tasks: orchestrator.INewComputeTask[], mspid = ORG1) {

@@ -244,7 +244,7 @@ describe('ApplyTaskAction (§3.3)', () => {
         expect(event.asset_key).toBe(key(1));
         expect(event.metadata).toEqual({ reason: 'User action' });
         expect(event.compute_task?.status).toBe(Status.STATUS_EXECUTING);
-        expect(event.compute_task?.outputs.model).toBeDefined();
+        expect(event.compute_task?.outputs!.model).toBeDefined();
         const done = await act(ledger, ORG1, key(1), A.TASK_ACTION_DONE, 'all good');
         expect(done.events[0]!.metadata).toEqual({ reason: 'all good' });
     });

@@ -20,3 +20,11 @@ export interface MessageCodec<T> {
 export function encodeMessage<T>(codec: MessageCodec<T>, message: T): Uint8Array {
     return codec.encode(message).finish();
 }
+
+/**
+ * The entry of a protobuf map field under a key that comes from a request. Plain indexing would also find
+ * inherited object properties (`constructor`, `toString`, ...), accepting identifiers that were never declared.
+ */
+export function mapEntry<T>(map: Readonly<Record<string, T>> | null | undefined, key: string): T | undefined {
+    return map != null && Object.hasOwn(map, key) ? map[key] : undefined;
+}

@@ -7,26 +7,63 @@ import { taskStatusName } from './computetask-state';
 /**
  * Ledger keys of compute tasks (see the key scheme at the top of computetask.ts).
  *
- * QueryTasks accepts any combination of four filters and must page in (creation_date, key) order with a cost
- * proportional to the page size, so every combination has its own index whose attributes are the filter
- * values (always in the order plan, function, worker, status) followed by the sortable creation date and the
- * task key. That is 16 index entries per task; the 8 that contain the status are moved on every status change.
+ * Index choice. Every index entry that carries the status must be deleted and rewritten on each status change,
+ * and a task changes status four or five times in its life, so only the two status indexes the chaincode itself
+ * needs are kept: `plan_status` (IsPlanRunning) and `function_status` (§3.7 propagation). The other indexes are
+ * written once, at registration: `all`, `plan`, `function`, `worker` and `plan_function` (QueryFunctions by
+ * plan reads it). QueryTasks serves an exact filter combination from its own index; the other combinations
+ * (substra-backend never calls QueryTasks) read the narrowest index that fits and check the remaining filters
+ * on the task records they load anyway, with a scan budget proportional to the page size (see queryTasks).
+ *
+ * Writes per registered task: record + 7 index entries (+ one child link per parent). Per status change:
+ * record + 2 deletes + 2 puts. Every index key ends with the task key, so no two tasks share an index key.
  */
 export const TASK_KIND = 'computetask';
 export const CHILDREN_INDEX = 'idx~computetask~children';
 export const OUTPUT_ASSET_KIND = 'computetaskoutputasset';
 
 export type TaskFilterField = 'plan' | 'function' | 'worker' | 'status';
-const FILTER_FIELDS: readonly TaskFilterField[] = ['plan', 'function', 'worker', 'status'];
 
-/** Every subset of the filter fields, in the fixed field order; the empty subset is the `all` index. */
-const COMBINATIONS: readonly (readonly TaskFilterField[])[] = Array.from(
-    { length: 1 << FILTER_FIELDS.length },
-    (_, mask) => FILTER_FIELDS.filter((_f, bit) => (mask & (1 << bit)) !== 0),
-);
+/** Indexes written once; the attribute order is the field order given here. */
+const STATIC_INDEXES: readonly (readonly TaskFilterField[])[] = [
+    [],
+    ['plan'],
+    ['function'],
+    ['worker'],
+    ['plan', 'function'],
+];
+
+/** Indexes that contain the status: moved on every status change. */
+const STATUS_INDEXES: readonly (readonly TaskFilterField[])[] = [
+    ['plan', 'status'],
+    ['function', 'status'],
+];
+
+/**
+ * Candidate indexes for a query, most selective first: the first whose fields are all among the query filters
+ * is used, the filters it does not cover are checked on the records.
+ */
+const QUERY_PREFERENCE: readonly (readonly TaskFilterField[])[] = [
+    ['plan', 'function'],
+    ['plan', 'status'],
+    ['function', 'status'],
+    ['plan'],
+    ['function'],
+    ['worker'],
+    [],
+];
 
 export function taskIndexName(fields: readonly TaskFilterField[]): string {
     return `idx~computetask~${fields.length === 0 ? 'all' : fields.join('_')}`;
+}
+
+/** The index QueryTasks reads for a set of filters, and the filters that index leaves to check on records. */
+export function queryIndexFor(filters: readonly TaskFilterField[]): {
+    fields: readonly TaskFilterField[];
+    residual: TaskFilterField[];
+} {
+    const fields = QUERY_PREFERENCE.find((candidate) => candidate.every((f) => filters.includes(f))) ?? [];
+    return { fields, residual: filters.filter((f) => !fields.includes(f)) };
 }
 
 export function taskFieldValue(
@@ -63,23 +100,20 @@ function indexKey(
     return store.compositeKey(taskIndexName(fields), attrs);
 }
 
-/** Writes all 16 query index entries of a new task. */
+/** Writes the index entries of a new task (static and status indexes). */
 export async function putTaskIndexes(store: Store, task: orchestrator.IComputeTask): Promise<void> {
-    for (const fields of COMBINATIONS) {
+    for (const fields of [...STATIC_INDEXES, ...STATUS_INDEXES]) {
         await store.put(indexKey(store, task, fields), INDEX_VALUE);
     }
 }
 
-/** Moves the status-bearing index entries of a task from `previous` to its current status. */
+/** Moves the status index entries of a task from `previous` to its current status. */
 export async function moveTaskStatusIndexes(
     store: Store,
     task: orchestrator.IComputeTask,
     previous: orchestrator.ComputeTaskStatus,
 ): Promise<void> {
-    for (const fields of COMBINATIONS) {
-        if (!fields.includes('status')) {
-            continue;
-        }
+    for (const fields of STATUS_INDEXES) {
         await store.delete(indexKey(store, task, fields, previous));
         await store.put(indexKey(store, task, fields), INDEX_VALUE);
     }

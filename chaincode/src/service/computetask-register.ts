@@ -18,6 +18,7 @@ import {
     unimplemented,
 } from './errors';
 import type { Services } from './provider';
+import { mapEntry } from './codec';
 import { Failures, metadata, required, uuid } from './validation';
 import { assetKindName } from './computetask-state';
 import { canProcess, createPermissions, unionPermission } from './permissions';
@@ -361,7 +362,7 @@ export class TaskRegistration {
     ): Promise<{ worker: string; dataManager?: orchestrator.DataManager }> {
         const requested = input.worker ?? '';
         for (const taskInput of inputs) {
-            const declared = func.inputs[taskInput.identifier ?? ''];
+            const declared = mapEntry(func.inputs, taskInput.identifier ?? '');
             if (declared === undefined) {
                 throw unknownInput(taskInput.identifier ?? '');
             }
@@ -389,7 +390,7 @@ export class TaskRegistration {
         const seen = new Set<string>();
         for (const taskInput of task.inputs) {
             const identifier = taskInput.identifier ?? '';
-            const declared = func.inputs[identifier];
+            const declared = mapEntry(func.inputs, identifier);
             if (declared === undefined) {
                 throw unknownInput(identifier);
             }
@@ -410,7 +411,7 @@ export class TaskRegistration {
             await this.#validateInputRef(identifier, declared, taskInput, task.worker);
         }
         for (const identifier of Object.keys(func.inputs).sort(compareStrings)) {
-            if (func.inputs[identifier]?.optional !== true && !seen.has(identifier)) {
+            if (mapEntry(func.inputs, identifier)?.optional !== true && !seen.has(identifier)) {
                 throw invalid(`missing task input: this identifier is required by the Function: "${identifier}"`);
             }
         }
@@ -429,7 +430,7 @@ export class TaskRegistration {
         }
         const sampleKeys: string[] = [];
         for (const other of inputs) {
-            const declared = func.inputs[other.identifier ?? ''];
+            const declared = mapEntry(func.inputs, other.identifier ?? '');
             if (declared === undefined) {
                 throw unknownInput(other.identifier ?? '');
             }
@@ -482,7 +483,7 @@ export class TaskRegistration {
             throw invalid(`invalid task input "${identifier}": parent task key ${ref.parentKey} not found`);
         }
         const parentFunction = await this.#function(parent.function_key);
-        const functionOutput = parentFunction.outputs[ref.output];
+        const functionOutput = mapEntry(parentFunction.outputs, ref.output);
         if (functionOutput === undefined) {
             throw invalid(
                 `invalid task input "${identifier}": parent task ${ref.parentKey}: function output not found: "${ref.output}"`,
@@ -497,7 +498,7 @@ export class TaskRegistration {
         if (functionOutput.multiple === true && declared.multiple !== true) {
             throw invalid(`invalid task input "${identifier}": multiple task output used as single task input`);
         }
-        const parentOutput = parent.outputs[ref.output];
+        const parentOutput = mapEntry(parent.outputs, ref.output);
         if (parentOutput === undefined) {
             throw invalid(
                 `invalid task input "${identifier}": parent task ${ref.parentKey}: output not found: "${ref.output}"`,
@@ -572,7 +573,7 @@ export function unionLogsPermission(
 /** §2.6.12, output identifiers in ascending order. */
 function validateOutputs(task: orchestrator.ComputeTask, func: orchestrator.Function): void {
     for (const [identifier, output] of Object.entries(task.outputs).sort(([a], [b]) => compareStrings(a, b))) {
-        const declared = func.outputs[identifier];
+        const declared = mapEntry(func.outputs, identifier);
         if (declared === undefined) {
             throw invalid(
                 `invalid task ${task.key}, unknown task output: this identifier was not declared in the Function: "${identifier}"`,
@@ -590,7 +591,7 @@ function validateOutputs(task: orchestrator.ComputeTask, func: orchestrator.Func
         }
     }
     for (const identifier of Object.keys(func.outputs).sort(compareStrings)) {
-        if (!(identifier in task.outputs)) {
+        if (mapEntry(task.outputs, identifier) === undefined) {
             throw invalid(
                 `invalid task ${task.key}, missing task output: this identifier is required by the Function: "${identifier}"`,
             );

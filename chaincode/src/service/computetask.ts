@@ -15,10 +15,11 @@
  *
  * Key scheme (composite keys; index values are INDEX_VALUE):
  * - `computetask` [key] → ComputeTask (complete: inputs in request order, outputs)
- * - `idx~computetask~<fields>` [values of <fields>..., creation date, key], <fields> being `all` or any
- *   non-empty `_`-joined subset of plan, function, worker, status in that order (16 indexes: every QueryTasks
- *   filter combination pages in creation date, key order). Status values are enum names. The plan_status
- *   index also serves IsPlanRunning, and function_status the function-driven selection of §3.7.
+ * - `idx~computetask~<fields>` [values of <fields>..., creation date, key], <fields> being `all`, `plan`,
+ *   `function`, `worker`, `plan_function` (written once) or `plan_status`, `function_status` (moved on each
+ *   status change; status values are enum names). plan_status also serves IsPlanRunning, function_status the
+ *   function-driven selection of §3.7, plan_function QueryFunctions by plan. Why not one index per filter
+ *   combination: see computetask-keys.ts.
  * - `idx~computetask~children` [parent key, child key] → children in ascending key order (§0.5)
  * - `computetaskoutputasset` [task key, output identifier, position (10 digits)] → ComputeTaskOutputAsset
  *
@@ -31,7 +32,7 @@
  * plain error (gRPC UNKNOWN).
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage } from './codec';
+import { INDEX_VALUE, encodeMessage, mapEntry } from './codec';
 import type { TxContext } from './context';
 import {
     ErrorCode,
@@ -42,7 +43,7 @@ import {
     permissionDenied,
     unimplemented,
 } from './errors';
-import { readPage } from './pagination';
+import { DEFAULT_PAGE_SIZE, readPage } from './pagination';
 import type { Services } from './provider';
 import {
     type TaskTransition,
@@ -62,6 +63,8 @@ import {
     moveTaskStatusIndexes,
     outputAssetKey,
     putTaskIndexes,
+    queryIndexFor,
+    taskFieldValue,
     taskIndexName,
     taskKey,
 } from './computetask-keys';
@@ -78,6 +81,14 @@ const INPUTS_DEFINED: readonly orchestrator.ComputeTaskStatus[] = [
     S.STATUS_EXECUTING,
     S.STATUS_FAILED,
 ];
+
+/** Index records QueryTasks may examine per call when filters are checked on records, per (page size + 1). */
+export const QUERY_SCAN_FACTOR = 20;
+
+/** Page token of the record a page starts at (the format readPage issues and accepts). */
+function pageTokenOf(recordKey: string): string {
+    return Buffer.from(recordKey).toString('base64url');
+}
 
 function cannotDisable(detail: string): OrchestrationError {
     return new OrchestrationError(ErrorCode.CannotDisableOutput, detail);
@@ -136,33 +147,68 @@ export class ComputeTaskService {
         return orchestrator.ComputeTask.decode(bytes);
     }
 
-    /** QueryTasks (§4.6): the index matching the filters set, in creation date then key order. */
+    /**
+     * QueryTasks (§4.6), in creation date then key order. A combination with its own index pages it directly.
+     * Otherwise the narrowest fitting index is read in chunks and the other filters are checked on the task
+     * records; at most QUERY_SCAN_FACTOR × (page size + 1) index records are examined per call, so a page may
+     * hold fewer than page_size tasks (possibly none) while its token still points at the rest.
+     */
     async queryTasks(param: orchestrator.IQueryTasksParam): Promise<orchestrator.QueryTasksResponse> {
         const filter = param.filter;
-        const fields: TaskFilterField[] = [];
-        const values: string[] = [];
-        const add = (field: TaskFilterField, value: string, isSet: boolean): void => {
-            if (isSet) {
-                fields.push(field);
-                values.push(value);
-            }
-        };
-        add('plan', filter?.compute_plan_key ?? '', (filter?.compute_plan_key ?? '') !== '');
-        add('function', filter?.function_key ?? '', (filter?.function_key ?? '') !== '');
-        add('worker', filter?.worker ?? '', (filter?.worker ?? '') !== '');
-        add('status', taskStatusName(filter?.status ?? 0), (filter?.status ?? 0) !== 0);
-        const page = await readPage(
-            this.ctx.store,
-            taskIndexName(fields),
-            values,
-            param.page_token ?? '',
-            param.page_size ?? 0,
-        );
-        const tasks: orchestrator.ComputeTask[] = [];
-        for (const record of page.records) {
-            tasks.push(await this.getTask(lastAttribute(this.ctx.store, record.key)));
+        const wanted: Partial<Record<TaskFilterField, string>> = {};
+        if ((filter?.compute_plan_key ?? '') !== '') {
+            wanted.plan = filter?.compute_plan_key ?? '';
         }
-        return orchestrator.QueryTasksResponse.create({ tasks, next_page_token: page.nextPageToken });
+        if ((filter?.function_key ?? '') !== '') {
+            wanted.function = filter?.function_key ?? '';
+        }
+        if ((filter?.worker ?? '') !== '') {
+            wanted.worker = filter?.worker ?? '';
+        }
+        if ((filter?.status ?? 0) !== 0) {
+            wanted.status = taskStatusName(filter?.status ?? 0);
+        }
+        const filters = (['plan', 'function', 'worker', 'status'] as const).filter((f) => wanted[f] !== undefined);
+        const { fields, residual } = queryIndexFor(filters);
+        const index = taskIndexName(fields);
+        const values = fields.map((f) => wanted[f] ?? '');
+        const size = (param.page_size ?? 0) > 0 ? (param.page_size ?? 0) : DEFAULT_PAGE_SIZE;
+        const store = this.ctx.store;
+
+        if (residual.length === 0) {
+            const page = await readPage(store, index, values, param.page_token ?? '', size);
+            const tasks: orchestrator.ComputeTask[] = [];
+            for (const record of page.records) {
+                tasks.push(await this.getTask(lastAttribute(store, record.key)));
+            }
+            return orchestrator.QueryTasksResponse.create({ tasks, next_page_token: page.nextPageToken });
+        }
+
+        const matches = (task: orchestrator.ComputeTask): boolean =>
+            residual.every((f) => taskFieldValue(task, f) === wanted[f]);
+        const budget = QUERY_SCAN_FACTOR * (size + 1);
+        const tasks: orchestrator.ComputeTask[] = [];
+        let token = param.page_token ?? '';
+        let examined = 0;
+        for (;;) {
+            const chunk = await readPage(store, index, values, token, Math.min(size + 1, budget - examined));
+            for (const record of chunk.records) {
+                examined++;
+                const task = await this.getTask(lastAttribute(store, record.key));
+                if (!matches(task)) {
+                    continue;
+                }
+                if (tasks.length === size) {
+                    // A further match exists: the next page starts at it.
+                    return orchestrator.QueryTasksResponse.create({ tasks, next_page_token: pageTokenOf(record.key) });
+                }
+                tasks.push(task);
+            }
+            token = chunk.nextPageToken;
+            if (token === '' || examined >= budget) {
+                return orchestrator.QueryTasksResponse.create({ tasks, next_page_token: token });
+            }
+        }
     }
 
     /** GetTaskInputAssets (§4.4). */
@@ -179,7 +225,7 @@ export class ComputeTaskService {
         const assets: orchestrator.ComputeTaskInputAsset[] = [];
         for (const input of task.inputs) {
             const identifier = input.identifier ?? '';
-            const declared = func.inputs[identifier];
+            const declared = mapEntry(func.inputs, identifier);
             if (declared === undefined) {
                 throw internalError('missing function input');
             }
@@ -423,7 +469,7 @@ export class ComputeTaskService {
         if (!isFinalStatus(task.status)) {
             throw cannotDisable('cannot disable asset: task not in final state');
         }
-        const output = task.outputs[identifier];
+        const output = mapEntry(task.outputs, identifier);
         if (output === undefined) {
             throw cannotDisable(`there is no output identifier ${identifier} for task ${key}`);
         }

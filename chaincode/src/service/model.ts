@@ -17,7 +17,7 @@
  * and countOutputAssets, which also count the records added earlier in the same transaction.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage } from './codec';
+import { INDEX_VALUE, encodeMessage, mapEntry } from './codec';
 import { taskStatusName } from './computetask-state';
 import type { TxContext } from './context';
 import {
@@ -104,7 +104,7 @@ export class ModelService {
             throw badRequest(`cannot register model for task with status "${taskStatusName(task.status)}"`);
         }
         const identifier = newModel.compute_task_output_identifier ?? '';
-        const taskOutput = Object.hasOwn(task.outputs, identifier) ? task.outputs[identifier] : undefined;
+        const taskOutput = mapEntry(task.outputs, identifier);
         if (taskOutput === undefined) {
             throw new OrchestrationError(
                 ErrorCode.MissingTaskOutput,
@@ -112,7 +112,7 @@ export class ModelService {
             );
         }
         const func = await this.services.functions.getFunction(task.function_key);
-        const functionOutput = Object.hasOwn(func.outputs, identifier) ? func.outputs[identifier] : undefined;
+        const functionOutput = mapEntry(func.outputs, identifier);
         if (functionOutput === undefined) {
             throw internalError(`missing function output "${identifier}" for task "${task.key}"`);
         }
