@@ -1,0 +1,76 @@
+/**
+ * `npm run bench [-- --quick] [-- --only chaincode|e2e] [-- --markdown]`
+ *
+ * Prints a table of numbers: throughput, p50/p95 latency, state reads/writes per operation, heap and RSS.
+ * --quick: small sizes for CI smoke (< 1 minute); default: the full sizes (a few minutes).
+ */
+import os from 'node:os';
+import { runChaincodeBench } from './chaincode';
+import { runEndToEndBench } from './e2e';
+import { Report, formatTable, gcAvailable, memory } from './lib/stats';
+
+interface Args {
+    quick: boolean;
+    only: 'all' | 'chaincode' | 'e2e';
+    markdown: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+    const args: Args = { quick: false, only: 'all', markdown: false };
+    for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a === '--quick') {
+            args.quick = true;
+        } else if (a === '--markdown') {
+            args.markdown = true;
+        } else if (a === '--only' || a?.startsWith('--only=') === true) {
+            const value = a === '--only' ? argv[++i] : a.slice('--only='.length);
+            if (value !== 'chaincode' && value !== 'e2e' && value !== 'all') {
+                throw new Error(`--only chaincode|e2e|all, not ${String(value)}`);
+            }
+            args.only = value;
+        } else {
+            throw new Error(
+                `unknown argument ${String(a)}\nusage: bench [--quick] [--only chaincode|e2e] [--markdown]`,
+            );
+        }
+    }
+    return args;
+}
+
+async function main(): Promise<void> {
+    const args = parseArgs(process.argv.slice(2));
+    const t0 = Date.now();
+    const cpus = os.cpus();
+    const header = [
+        `substra-fabric bench (${args.quick ? 'quick' : 'full'}) ${new Date().toISOString()}`,
+        `node ${process.version}, ${cpus.length} × ${cpus[0]?.model.trim() ?? 'cpu'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, load average at start ${os
+            .loadavg()
+            .map((l) => l.toFixed(2))
+            .join(' ')}`,
+        gcAvailable() ? '' : 'warning: run node with --expose-gc for meaningful heap numbers',
+    ].filter((l) => l !== '');
+    process.stderr.write(header.join('\n') + '\n');
+    const report = new Report();
+    if (args.only !== 'e2e') {
+        process.stderr.write('part 1: chaincode service layer on the in-memory ledger\n');
+        await runChaincodeBench(report, { quick: args.quick });
+    }
+    if (args.only !== 'chaincode') {
+        process.stderr.write('part 2: end to end (grpc client → gateway → devnet → chaincode process)\n');
+        await runEndToEndBench(report, { quick: args.quick });
+    }
+    const end = memory();
+    process.stdout.write(`\n${header.join('\n')}\n\n${formatTable(report.rows, args.markdown)}\n`);
+    process.stdout.write(
+        `\nbench process at the end: heap ${end.heapUsedMb.toFixed(1)} MB, RSS ${end.rssMb.toFixed(1)} MB; total ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
+    );
+}
+
+main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+        process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+        process.exit(1);
+    },
+);
