@@ -3,3 +3,5 @@ export type { Devnet, DevnetOptions, DevnetOrg, DevnetChaincodeProcess, ChannelS
 export { ensureCrypto, DEFAULT_ORGS } from './crypto';
 export type { NetworkCrypto, OrgCrypto, OrgSpec } from './crypto';
 export type { EndorsementPolicy } from './ledger';
+export { writeGatewayFiles, gatewayEnv, startGatewayProcess, defaultGatewayMain } from './gatewayfiles';
+export type { GatewayFiles, GatewayEnvOptions, GatewayProcess, GatewayProcessOptions } from './gatewayfiles';

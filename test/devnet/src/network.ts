@@ -103,7 +103,7 @@ export interface Devnet {
     stop(): Promise<void>;
 }
 
-function findRepoRoot(): string {
+export function findRepoRoot(): string {
     let dir = __dirname;
     for (;;) {
         const pkg = path.join(dir, 'package.json');
@@ -291,6 +291,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
         for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     };
     process.on('exit', killOnExit);
+    let startFailed = false;
     try {
         if (!existsSync(executable)) {
             throw new Error(`chaincode executable ${executable} not found (build the chaincode package first)`);
@@ -387,17 +388,19 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
                     });
                     died.catch(() => undefined);
                     const deadline = Date.now() + startTimeout;
-                    await waitForListener(
-                        conn.endpoint.address,
-                        deadline,
-                        () => child?.exitCode !== null || child.signalCode !== null,
-                    );
+                    const exited = () => child?.exitCode !== null || child.signalCode !== null;
+                    await waitForListener(conn.endpoint.address, deadline, () => exited() || startFailed);
+                    // Never dial a process that is gone (or when another one failed): a pending dial would keep
+                    // this process alive until its deadline.
+                    if (exited()) await died;
+                    if (startFailed) return;
                     await Promise.race([conn.connect(Math.max(1000, deadline - Date.now())), died]);
                 }),
             ),
         );
         progress('chaincode processes registered (REGISTER → REGISTERED → READY, mutual TLS)', t);
     } catch (err) {
+        startFailed = true;
         for (const m of connections.values()) for (const c of m.values()) c.close();
         await stopChildren();
         throw err;
