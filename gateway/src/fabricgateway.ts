@@ -42,6 +42,13 @@ function chaincodeMessage(text: string): string | undefined {
  * or in any endorser's detail), commit conflicts, and transport failures before (unavailable) or after
  * (timeout: outcome unknown) the transaction was sent for ordering.
  */
+/**
+ * Endorsement failures that mean the peer could not run the chaincode at all (process down, restarting,
+ * stream cut): nothing was endorsed, so the call is safe to retry and is reported as UNAVAILABLE.
+ */
+const CHAINCODE_UNREACHABLE =
+    /could not launch chaincode|error trying to connect to chaincode|chaincode stream terminated|error cannot create connection/;
+
 export function classifyFabricError(err: unknown): InvocationError {
     if (err instanceof InvocationError) {
         return err;
@@ -63,6 +70,9 @@ export function classifyFabricError(err: unknown): InvocationError {
         }
         if (/MVCC_READ_CONFLICT|PHANTOM_READ_CONFLICT/.test(text)) {
             return new InvocationError('conflict', text, options);
+        }
+        if (CHAINCODE_UNREACHABLE.test(text)) {
+            return new InvocationError('unavailable', text, options);
         }
         const transportCodes: number[] = [
             grpc.status.UNAVAILABLE,

@@ -107,6 +107,31 @@ describe('classification of fabric-gateway errors', () => {
         );
     });
 
+    it('reports a chaincode the peer cannot reach (process down or restarting) as unavailable, not unknown', () => {
+        const endorse = new EndorseError({
+            code: status.ABORTED,
+            details: [
+                {
+                    address: 'peer0:7051',
+                    mspId: 'MyOrg1MSP',
+                    message: 'error trying to connect to chaincode mycc for MyOrg1MSP at 127.0.0.1:9999: refused',
+                },
+            ],
+            cause: serviceError(status.ABORTED, 'failed to endorse transaction, see attached details for more info'),
+            message: 'failed to endorse transaction, see attached details for more info',
+            transactionId: 'tx',
+        });
+        expect(classifyFabricError(endorse).kind).toBe('unavailable');
+        expect(toStatusError(classifyFabricError(endorse)).code).toBe(status.UNAVAILABLE);
+        const launch = new GatewayError({
+            code: status.UNKNOWN,
+            details: [],
+            cause: serviceError(status.UNKNOWN, 'x'),
+            message: 'evaluate call to endorser returned error: could not launch chaincode mycc:abc: timeout',
+        });
+        expect(classifyFabricError(launch).kind).toBe('unavailable');
+    });
+
     it('tells unreachable endorsers from ambiguous submit and commit-status failures', () => {
         const endorse = new EndorseError({
             code: status.UNAVAILABLE,
