@@ -2,24 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
 import { newTestLedger } from './support/ledger';
 import {
+    A,
     FS,
     K,
     ORG1,
     ORG2,
     PLAN,
     PLAN2,
-    Status,
     act,
     key,
     newTaskLedger,
     plainTask,
-    publicPermissions,
     register,
-    seedFunction,
-    stateSize,
-} from './computetask-fixtures';
+    publicFunction,
+    registerFunction,
+    expectRejected,
+    S,
+} from './support/fixtures';
 
-const A = orchestrator.ComputeTaskAction;
 const FN_BUILDING = key(0xf, 9);
 
 describe('compute plans', () => {
@@ -44,36 +44,41 @@ describe('compute plans', () => {
 
     it('§1.2: RegisterPlan validation failures are InvalidAsset naming the fields, nothing written', async () => {
         const ledger = newTestLedger();
-        const before = stateSize(ledger);
-        await expect(
-            ledger.invoke(ORG1, (s) =>
+        await expectRejected(
+            ledger,
+            ORG1,
+            (s) =>
                 s.computePlans.registerPlan({
                     key: 'NOT-A-UUID',
                     name: '',
                     tag: 'x'.repeat(101),
                     metadata: { k: 'v'.repeat(101) },
                 }),
-            ),
-        ).rejects.toThrow(
             /^OE0101: computeplan is not valid: key: must be a valid UUID; metadata: .*; name: cannot be blank; tag: /,
         );
-        await expect(
-            ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'é'.repeat(51) })),
-        ).rejects.toThrow(/^OE0101: computeplan is not valid: name: /);
-        await expect(ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: '', name: 'x' }))).rejects.toThrow(
+        await expectRejected(
+            ledger,
+            ORG1,
+            (s) => s.computePlans.registerPlan({ key: PLAN, name: 'é'.repeat(51) }),
+            /^OE0101: computeplan is not valid: name: /,
+        );
+        await expectRejected(
+            ledger,
+            ORG1,
+            (s) => s.computePlans.registerPlan({ key: '', name: 'x' }),
             /^OE0101: computeplan is not valid: key: cannot be blank\.$/,
         );
-        expect(stateSize(ledger)).toBe(before);
     });
 
     it('§1.2: RegisterPlan with an existing key is Conflict', async () => {
         const ledger = newTestLedger();
         await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'a' }));
-        const before = stateSize(ledger);
-        await expect(ledger.invoke(ORG2, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'b' }))).rejects.toThrow(
+        await expectRejected(
+            ledger,
+            ORG2,
+            (s) => s.computePlans.registerPlan({ key: PLAN, name: 'b' }),
             `OE0006: computeplan with key "${PLAN}" already exists`,
         );
-        expect(stateSize(ledger)).toBe(before);
     });
 
     it('§1.3: GetPlan of a missing or malformed key is NotFound', async () => {
@@ -145,20 +150,15 @@ describe('compute plans', () => {
     it('§1.5: UpdatePlan errors: InvalidAsset, NotFound, PermissionDenied, nothing written', async () => {
         const ledger = newTestLedger();
         await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'a' }));
-        const before = stateSize(ledger);
-        await expect(ledger.invoke(ORG1, (s) => s.computePlans.updatePlan({ key: PLAN, name: '' }))).rejects.toThrow(
-            /^OE0101: computeplan is not valid: name: cannot be blank/,
-        );
-        await expect(ledger.invoke(ORG1, (s) => s.computePlans.updatePlan({ key: 'x', name: 'n' }))).rejects.toThrow(
-            /^OE0101: computeplan is not valid: key: must be a valid UUID/,
-        );
-        await expect(ledger.invoke(ORG1, (s) => s.computePlans.updatePlan({ key: PLAN2, name: 'n' }))).rejects.toThrow(
-            `OE0002: computeplan with key "${PLAN2}" not found`,
-        );
-        await expect(ledger.invoke(ORG2, (s) => s.computePlans.updatePlan({ key: PLAN, name: 'n' }))).rejects.toThrow(
-            'OE0102: requester does not own the compute plan',
-        );
-        expect(stateSize(ledger)).toBe(before);
+        const refusals: [string, orchestrator.IUpdateComputePlanParam, RegExp | string][] = [
+            [ORG1, { key: PLAN, name: '' }, /^OE0101: computeplan is not valid: name: cannot be blank/],
+            [ORG1, { key: 'x', name: 'n' }, /^OE0101: computeplan is not valid: key: must be a valid UUID/],
+            [ORG1, { key: PLAN2, name: 'n' }, `OE0002: computeplan with key "${PLAN2}" not found`],
+            [ORG2, { key: PLAN, name: 'n' }, 'OE0102: requester does not own the compute plan'],
+        ];
+        for (const [mspid, param, message] of refusals) {
+            await expectRejected(ledger, mspid, (s) => s.computePlans.updatePlan(param), message);
+        }
     });
 
     it('§1.6: ApplyPlanAction CANCELED sets the cancelation date, emits UPDATED and leaves tasks untouched', async () => {
@@ -174,7 +174,7 @@ describe('compute plans', () => {
             nanos: res.timestamp.nanos,
         });
         const task = await ledger.evaluate(ORG1, (s) => s.computeTasks.getTask(key(1)));
-        expect(task.result.status).toBe(Status.STATUS_WAITING_FOR_EXECUTOR_SLOT);
+        expect(task.result.status).toBe(S.STATUS_WAITING_FOR_EXECUTOR_SLOT);
     });
 
     it('§1.6: ApplyPlanAction errors in order: NotFound, PermissionDenied (before the action), Unimplemented, OE0109', async () => {
@@ -201,11 +201,12 @@ describe('compute plans', () => {
             ),
         ).rejects.toThrow('OE0010: plan action unimplemented');
         await ledger.invoke(ORG1, (s) => s.computePlans.applyPlanAction({ key: PLAN, action: cancel }));
-        const before = stateSize(ledger);
-        await expect(
-            ledger.invoke(ORG1, (s) => s.computePlans.applyPlanAction({ key: PLAN, action: cancel })),
-        ).rejects.toThrow(`OE0109: compute plan ${PLAN} is already terminated`);
-        expect(stateSize(ledger)).toBe(before);
+        await expectRejected(
+            ledger,
+            ORG1,
+            (s) => s.computePlans.applyPlanAction({ key: PLAN, action: cancel }),
+            `OE0109: compute plan ${PLAN} is already terminated`,
+        );
     });
 
     it('§1.7: the first task failure sets failure_date without a plan event; a failed plan cannot be cancelled', async () => {
@@ -255,15 +256,13 @@ describe('compute plans', () => {
         await act(ledger, ORG1, key(1), A.TASK_ACTION_CANCELED);
         expect(await running()).toBe(false);
         // A BUILDING task sorts before CANCELED: running again.
-        seedFunction(ledger, {
-            key: FN_BUILDING,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            status: FS.FUNCTION_STATUS_BUILDING,
-            outputs: { model: { kind: K.ASSET_MODEL } },
-        });
+        await registerFunction(
+            ledger,
+            publicFunction(FN_BUILDING, { outputs: { model: { kind: K.ASSET_MODEL } } }),
+            FS.FUNCTION_STATUS_BUILDING,
+        );
         const building = await register(ledger, [plainTask(key(3), [], { function_key: FN_BUILDING })]);
-        expect(building.result.tasks[0]!.status).toBe(Status.STATUS_BUILDING);
+        expect(building.result.tasks[0]!.status).toBe(S.STATUS_BUILDING);
         expect(await running()).toBe(true);
         const ledger2 = await newTaskLedger();
         await register(ledger2, [plainTask(key(1))]);

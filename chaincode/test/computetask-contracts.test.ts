@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
 import { computePlanHandlers } from '../src/contracts/computeplan';
 import { computeTaskHandlers } from '../src/contracts/computetask';
-import { ORG1, ORG2, PLAN, Status, key, newTaskLedger, plainTask } from './computetask-fixtures';
+import { ORG1, ORG2, PLAN, key, newTaskLedger, plainTask, S } from './support/fixtures';
 
 describe('contracts orchestrator.computeplan and orchestrator.computetask (api.md §2.6, §2.7; behavior-tasks §6)', () => {
     it('§6: handler tables cover exactly the RPCs of both services', () => {
@@ -68,7 +68,7 @@ describe('contracts orchestrator.computeplan and orchestrator.computetask (api.m
         expect(inputs.assets).toEqual([]);
         await ledger.rpc(ORG1, 'ApplyTaskAction', { compute_task_key: key(1), action: 'TASK_ACTION_DONE' });
         expect((await ledger.rpc<orchestrator.ComputeTask>(ORG2, 'GetTask', { key: key(2) })).status).toBe(
-            Status.STATUS_WAITING_FOR_EXECUTOR_SLOT,
+            S.STATUS_WAITING_FOR_EXECUTOR_SLOT,
         );
         // api.md §8.4: substra-backend ignores exactly this refusal; it carries no OE code (gRPC UNKNOWN).
         await expect(

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
 import { newTestLedger } from './support/ledger';
-import { ORG1, ORG2, key } from './computetask-fixtures';
+import { ORG1, ORG2, key } from './support/fixtures';
 
 const ADDR = { checksum: 'b'.repeat(64), storage_address: 'https://org1.example/file' };
 

@@ -8,13 +8,13 @@ import { orchestrator } from '@substra-fabric/api';
 import { QUERY_SCAN_FACTOR } from '../src/service/computetask';
 import { queryIndexFor, type TaskFilterField } from '../src/service/computetask-keys';
 import {
+    A,
     FN_PLAIN,
     FN_TRAIN,
     ORG1,
     ORG2,
     PLAN,
     PLAN2,
-    Status,
     act,
     getTask,
     key,
@@ -23,10 +23,9 @@ import {
     register,
     runToDone,
     trainTask,
-} from './computetask-fixtures';
+    S,
+} from './support/fixtures';
 import type { TestLedger } from './support/ledger';
-
-const A = orchestrator.ComputeTaskAction;
 
 async function queryAll(
     ledger: TestLedger,
@@ -88,7 +87,7 @@ describe('task indexes (§4.6, §1.8, §3.7) and write costs', () => {
             plan: [PLAN, PLAN2],
             function: [FN_PLAIN, FN_TRAIN],
             worker: [ORG1, ORG2],
-            status: [Status.STATUS_WAITING_FOR_EXECUTOR_SLOT, Status.STATUS_DONE, Status.STATUS_EXECUTING],
+            status: [S.STATUS_WAITING_FOR_EXECUTOR_SLOT, S.STATUS_DONE, S.STATUS_EXECUTING],
         };
         const fields: TaskFilterField[] = ['plan', 'function', 'worker', 'status'];
         let checked = 0;
@@ -138,7 +137,7 @@ describe('task indexes (§4.6, §1.8, §3.7) and write costs', () => {
             await act(ledger, ORG1, key(0x300, i), A.TASK_ACTION_CANCELED);
         }
         await register(ledger, [plainTask(key(0x301, 1)), plainTask(key(0x301, 2)), plainTask(key(0x301, 3))]);
-        const filter = { status: Status.STATUS_WAITING_FOR_EXECUTOR_SLOT };
+        const filter = { status: S.STATUS_WAITING_FOR_EXECUTOR_SLOT };
         const first = await ledger.evaluate(ORG1, (s) => s.computeTasks.queryTasks({ filter, page_size: 1 }));
         const budget = QUERY_SCAN_FACTOR * 2;
         // The budget is spent on canceled tasks: an empty page that still points at the rest.
@@ -203,7 +202,7 @@ describe('task indexes (§4.6, §1.8, §3.7) and write costs', () => {
         // Children link scan + parent + for each child: the child and its single parent (cached overlay reads).
         expect(res.reads).toBeLessThanOrEqual(3 * n + 10);
         expect(res.events.slice(1).map((e) => e.compute_task?.status)).toEqual(
-            Array.from({ length: n }, () => Status.STATUS_WAITING_FOR_EXECUTOR_SLOT),
+            Array.from({ length: n }, () => S.STATUS_WAITING_FOR_EXECUTOR_SLOT),
         );
     });
 

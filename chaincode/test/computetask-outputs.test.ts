@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
 import {
-    ADDRESS,
+    A,
+    address,
     DM1,
     DS1,
     DS2,
@@ -13,7 +14,6 @@ import {
     ORG2,
     PLAN,
     PLAN2,
-    Status,
     act,
     assetInput,
     compositeKey,
@@ -24,25 +24,27 @@ import {
     parentInput,
     plainTask,
     publicPermissions,
-    readModel,
+    getModel,
     register,
     runToDone,
-    seedFunction,
-    seedModel,
-    stateSize,
+    overwriteFunction,
+    writeRawModel,
+    expectRejected,
     trainTask,
-} from './computetask-fixtures';
+    S,
+} from './support/fixtures';
 import type { TestLedger } from './support/ledger';
 
-const A = orchestrator.ComputeTaskAction;
-
-/** Records `models` (seeded with an address) as outputs of `taskKey`/`identifier` in one transaction. */
+/**
+ * Records `models` as outputs of `taskKey`/`identifier` in one transaction, through addOutputAsset alone: the
+ * model records (the model service's half of RegisterModels) are written raw, so the test isolates the task side.
+ */
 async function addModels(ledger: TestLedger, taskKey: string, identifier: string, models: string[]) {
     for (const m of models) {
-        seedModel(ledger, {
+        writeRawModel(ledger, {
             key: m,
             compute_task_key: taskKey,
-            address: ADDRESS,
+            address: address(),
             permissions: publicPermissions(),
             owner: ORG1,
         });
@@ -114,9 +116,12 @@ describe('DisableOutput (§4.3)', () => {
         message: string,
         mspid = ORG1,
     ): Promise<void> {
-        const before = stateSize(ledger);
-        await expect(disable(ledger, taskKey, identifier, mspid)).rejects.toThrow(message);
-        expect(stateSize(ledger)).toBe(before);
+        await expectRejected(
+            ledger,
+            mspid,
+            (s) => s.computeTasks.disableOutput({ compute_task_key: taskKey, identifier }),
+            message,
+        );
     }
 
     it('§4.3.10: removes the address of each model in position order and emits MODEL DISABLED', async () => {
@@ -127,8 +132,8 @@ describe('DisableOutput (§4.3)', () => {
             [orchestrator.EventKind.EVENT_ASSET_DISABLED, K.ASSET_MODEL, key(0xb, 2)],
         ]);
         expect(res.events[0]!.model?.address).toBeFalsy();
-        expect(readModel(ledger, key(0xb, 1)).address).toBeFalsy();
-        expect(readModel(ledger, key(0xb, 2)).key).toBe(key(0xb, 2));
+        expect((await getModel(ledger, key(0xb, 1))).address).toBeFalsy();
+        expect((await getModel(ledger, key(0xb, 2))).key).toBe(key(0xb, 2));
         // Decision: a second disable is OE0108.
         await expectRefused(ledger, key(1), 'model', `OE0108: model "${key(0xb, 1)}" is already disabled`);
         // §2.6.5 consequence: no new child of the parent.
@@ -205,10 +210,11 @@ describe('GetTaskInputAssets (§4.4)', () => {
             await addModels(ledger, t, 'model', [...models]);
             await act(ledger, ORG1, t, A.TASK_ACTION_DONE);
         }
-        seedModel(ledger, {
+        // A model whose task is not in this ledger: unreachable through the API, written raw.
+        writeRawModel(ledger, {
             key: key(0xb, 0x31),
             compute_task_key: key(0x50),
-            address: ADDRESS,
+            address: address(),
             permissions: publicPermissions(),
         });
         await register(ledger, [
@@ -291,12 +297,8 @@ describe('GetTaskInputAssets (§4.4)', () => {
         await register(ledger, [plainTask(key(1)), plainTask(key(5), [key(1)]), trainTask(key(2))]);
         await runToDone(ledger, key(1));
         // Only a corrupted state can drop the declaration: redefine the function without inputs.
-        seedFunction(ledger, {
-            key: FN_PLAIN,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            outputs: { model: { kind: K.ASSET_MODEL } },
-        });
+        // A function stored without the inputs its tasks use: corrupted state, written raw.
+        overwriteFunction(ledger, FN_PLAIN, { inputs: {} });
         await expect(
             ledger.evaluate(ORG1, (s) => s.computeTasks.getTaskInputAssets({ compute_task_key: key(5) })),
         ).rejects.toThrow('OE0007: missing function input');
@@ -336,8 +338,8 @@ describe('GetTask and QueryTasks (§4.5, §4.6)', () => {
         expect(await keys({})).toEqual([key(3), key(4), key(5), key(1), key(2), key(6)]);
         expect(await keys({ compute_plan_key: PLAN })).toEqual([key(3), key(4), key(5), key(1), key(2)]);
         expect(await keys({ worker: ORG2 })).toEqual([key(1), key(2), key(6)]);
-        expect(await keys({ status: Status.STATUS_CANCELED })).toEqual([key(3)]);
-        expect(await keys({ status: Status.STATUS_WAITING_FOR_EXECUTOR_SLOT })).toEqual([
+        expect(await keys({ status: S.STATUS_CANCELED })).toEqual([key(3)]);
+        expect(await keys({ status: S.STATUS_WAITING_FOR_EXECUTOR_SLOT })).toEqual([
             key(4),
             key(5),
             key(1),
@@ -350,11 +352,11 @@ describe('GetTask and QueryTasks (§4.5, §4.6)', () => {
             await keys({
                 compute_plan_key: PLAN,
                 worker: ORG2,
-                status: Status.STATUS_WAITING_FOR_EXECUTOR_SLOT,
+                status: S.STATUS_WAITING_FOR_EXECUTOR_SLOT,
                 function_key: FN_PLAIN,
             }),
         ).toEqual([key(1), key(2)]);
-        expect(await keys({ compute_plan_key: PLAN2, status: Status.STATUS_DONE })).toEqual([]);
+        expect(await keys({ compute_plan_key: PLAN2, status: S.STATUS_DONE })).toEqual([]);
         // Tasks are complete.
         expect((await query({ function_key: FN_TRAIN })).tasks[0]!.inputs).toHaveLength(2);
 

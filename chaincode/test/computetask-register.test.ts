@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
 import {
-    ADDRESS,
+    A,
+    address,
     DM1,
     DM2,
     DS1,
@@ -17,9 +18,10 @@ import {
     ORG3,
     PLAN,
     PLAN2,
-    Status,
     UNREGISTERED,
     act,
+    aggregateFunction,
+    expectTasksRefused,
     assetInput,
     key,
     newTaskLedger,
@@ -30,38 +32,27 @@ import {
     publicPermissions,
     register,
     runToDone,
-    seedDataManager,
-    seedDataSample,
-    seedFunction,
-    seedModel,
-    stateSize,
+    newDataManager,
+    newFunction,
+    overwriteFunction,
+    publicFunction,
+    registerDataManager,
+    registerDataSamples,
+    registerFunction,
+    writeRawModel,
     trainTask,
-} from './computetask-fixtures';
-import type { TestLedger } from './support/ledger';
-
-const A = orchestrator.ComputeTaskAction;
-
-/** Expect a RegisterTasks call to fail with `pattern` and to leave committed state unchanged. */
-async function expectRefused(
-    ledger: TestLedger,
-    tasks: orchestrator.INewComputeTask[],
-    pattern: RegExp | string,
-    mspid = ORG1,
-): Promise<void> {
-    const before = stateSize(ledger);
-    await expect(register(ledger, tasks, mspid)).rejects.toThrow(pattern);
-    expect(stateSize(ledger)).toBe(before);
-}
+    S,
+} from './support/fixtures';
 
 describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
     it('§2.3.1: an empty batch is BadRequest', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(ledger, [], 'OE0003: no task to register');
+        await expectTasksRefused(ledger, [], 'OE0003: no task to register');
     });
 
     it('§2.4: field validation collects every field of the first invalid task (request order)', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 plainTask(key(1)),
@@ -79,7 +70,7 @@ describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
 
     it('§2.4: inputs need an identifier and one valid reference; outputs need an identifier and permissions', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 plainTask(key(1), [], {
@@ -93,7 +84,7 @@ describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
             ],
             /^OE0101: computetask is not valid: inputs: \(0: \(asset_key: must be a valid UUID; identifier: cannot be blank\.\); 1: \(ref: cannot be blank\.\); 2: \(parent_task_output: \(output_identifier: cannot be blank; parent_task_key: cannot be blank\.\)\.\); 3: \(asset_key: cannot be blank\.\)\.\)\.$/,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1), [], { outputs: { '': output(), model: { transient: true } } })],
             /^OE0101: computetask is not valid: outputs: \(: identifier: cannot be blank; model: \(permissions: cannot be blank\.\)\.\)\.$/,
@@ -103,12 +94,12 @@ describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
     it('§2.3.3: an existing task key is Conflict; a key repeated inside the batch is Conflict (Decision)', async () => {
         const ledger = await newTaskLedger();
         await register(ledger, [plainTask(key(1))]);
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(2)), plainTask(key(1))],
             `OE0006: computetask with key "${key(1)}" already exists`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(3)), plainTask(key(3))],
             `OE0006: computetask with key "${key(3)}" already exists`,
@@ -118,7 +109,7 @@ describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
     it('§2.3.2: validation runs before the conflict check', async () => {
         const ledger = await newTaskLedger();
         await register(ledger, [plainTask(key(1))]);
-        await expectRefused(ledger, [plainTask(key(1)), { key: 'bad' }], /^OE0101: /);
+        await expectTasksRefused(ledger, [plainTask(key(1)), { key: 'bad' }], /^OE0101: /);
     });
 
     it('§2.5: topological order of the spec example, for the response and the CREATED events', async () => {
@@ -145,17 +136,17 @@ describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
 
     it('§2.5.4: a cycle or an unknown parent is InvalidAsset with the count of unsorted tasks', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1)), plainTask(key(2), [key(3)]), plainTask(key(3), [key(2)]), plainTask(key(4), [key(3)])],
             'OE0101: cyclic dependency in compute plan graph or unknown task parent, unsorted_tasks_count: 3',
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1), [key(0x77)])],
             'OE0101: cyclic dependency in compute plan graph or unknown task parent, unsorted_tasks_count: 1',
         );
-        await expectRefused(ledger, [plainTask(key(1), [key(1)])], /unsorted_tasks_count: 1$/);
+        await expectTasksRefused(ledger, [plainTask(key(1), [key(1)])], /unsorted_tasks_count: 1$/);
     });
 
     it('§2.7: each CREATED payload and the response are the complete stored task', async () => {
@@ -168,7 +159,7 @@ describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
             owner: ORG1,
             compute_plan_key: PLAN,
             rank: 0,
-            status: Status.STATUS_WAITING_FOR_EXECUTOR_SLOT,
+            status: S.STATUS_WAITING_FOR_EXECUTOR_SLOT,
             worker: ORG1,
             metadata: { epoch: '1' },
         });
@@ -190,12 +181,12 @@ describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
 describe('RegisterTasks: building a task (§2.6)', () => {
     it('§2.6.1: missing plan is NotFound; a plan of another owner is PermissionDenied', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1), [], { compute_plan_key: key(0xa, 9) })],
             `OE0002: computeplan with key "${key(0xa, 9)}" not found`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1), [], { compute_plan_key: PLAN2 })],
             "OE0102: Cannot register tasks to a compute plan you don't own",
@@ -207,7 +198,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
         await register(ledger, [plainTask(key(1))]);
         await act(ledger, ORG1, key(1), A.TASK_ACTION_FAILED);
         const res = await register(ledger, [plainTask(key(2))]);
-        expect(res.result.tasks[0]!.status).toBe(Status.STATUS_WAITING_FOR_EXECUTOR_SLOT);
+        expect(res.result.tasks[0]!.status).toBe(S.STATUS_WAITING_FOR_EXECUTOR_SLOT);
     });
 
     it('§2.6.2: parents come from distinct parent_task_output inputs and may belong to another plan', async () => {
@@ -223,20 +214,19 @@ describe('RegisterTasks: building a task (§2.6)', () => {
 
     it('§2.6.3: missing function is NotFound; a function the requester cannot process is PermissionDenied', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1), [], { function_key: key(0xf, 0x99) })],
             `OE0002: function with key "${key(0xf, 0x99)}" not found`,
         );
         const privateFn = key(0xf, 0x10);
-        seedFunction(ledger, {
-            key: privateFn,
-            owner: ORG2,
-            permissions: privatePermissions(ORG2),
-            status: FS.FUNCTION_STATUS_READY,
-            outputs: { model: { kind: K.ASSET_MODEL } },
-        });
-        await expectRefused(
+        await registerFunction(
+            ledger,
+            newFunction(privateFn, { inputs: {}, outputs: { model: { kind: K.ASSET_MODEL } } }),
+            FS.FUNCTION_STATUS_READY,
+            ORG2,
+        );
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1), [], { function_key: privateFn })],
             `OE0102: not authorized to process function "${privateFn}"`,
@@ -246,23 +236,31 @@ describe('RegisterTasks: building a task (§2.6)', () => {
     it('§2.6.4: initial status from the function status when there is no parent', async () => {
         const ledger = await newTaskLedger();
         const cases: [orchestrator.FunctionStatus, orchestrator.ComputeTaskStatus][] = [
-            [FS.FUNCTION_STATUS_READY, Status.STATUS_WAITING_FOR_EXECUTOR_SLOT],
-            [FS.FUNCTION_STATUS_WAITING, Status.STATUS_WAITING_FOR_BUILDER_SLOT],
-            [FS.FUNCTION_STATUS_BUILDING, Status.STATUS_BUILDING],
-            [FS.FUNCTION_STATUS_FAILED, Status.STATUS_FAILED],
-            [FS.FUNCTION_STATUS_CANCELED, Status.STATUS_CANCELED],
-            [FS.FUNCTION_STATUS_UNKNOWN, Status.STATUS_UNKNOWN],
+            [FS.FUNCTION_STATUS_READY, S.STATUS_WAITING_FOR_EXECUTOR_SLOT],
+            [FS.FUNCTION_STATUS_WAITING, S.STATUS_WAITING_FOR_BUILDER_SLOT],
+            [FS.FUNCTION_STATUS_BUILDING, S.STATUS_BUILDING],
+            [FS.FUNCTION_STATUS_FAILED, S.STATUS_FAILED],
+            [FS.FUNCTION_STATUS_CANCELED, S.STATUS_CANCELED],
+            [FS.FUNCTION_STATUS_UNKNOWN, S.STATUS_UNKNOWN],
         ];
         let n = 0x20;
         for (const [fnStatus, expected] of cases) {
             const fnKey = key(0xf, n);
-            seedFunction(ledger, {
-                key: fnKey,
-                owner: ORG1,
-                permissions: publicPermissions(),
-                status: fnStatus,
-                outputs: { model: { kind: K.ASSET_MODEL } },
-            });
+            if (fnStatus === FS.FUNCTION_STATUS_UNKNOWN) {
+                // No build action leads to UNKNOWN: corrupted state, written raw.
+                await registerFunction(
+                    ledger,
+                    publicFunction(fnKey, { outputs: { model: { kind: K.ASSET_MODEL } } }),
+                    FS.FUNCTION_STATUS_WAITING,
+                );
+                overwriteFunction(ledger, fnKey, { status: fnStatus });
+            } else {
+                await registerFunction(
+                    ledger,
+                    publicFunction(fnKey, { outputs: { model: { kind: K.ASSET_MODEL } } }),
+                    fnStatus,
+                );
+            }
             const res = await register(ledger, [plainTask(key(n), [], { function_key: fnKey })]);
             expect(res.result.tasks[0]!.status).toBe(expected);
             // Created FAILED: no plan failure, only the CREATED event.
@@ -279,14 +277,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
         await runToDone(ledger, key(1));
         await act(ledger, ORG1, key(3), A.TASK_ACTION_CANCELED);
         const waitingFn = key(0xf, 0x30);
-        seedFunction(ledger, {
-            key: waitingFn,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            status: FS.FUNCTION_STATUS_WAITING,
-            inputs: { models: { kind: K.ASSET_MODEL, multiple: true } },
-            outputs: { model: { kind: K.ASSET_MODEL } },
-        });
+        await registerFunction(ledger, aggregateFunction(waitingFn), FS.FUNCTION_STATUS_WAITING);
         const res = await register(ledger, [
             plainTask(key(0x11), [key(1)]),
             plainTask(key(0x12), [key(1), key(2)]),
@@ -299,12 +290,12 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             status[t.key!] = t.status!;
         }
         expect(status).toEqual({
-            [key(0x11)]: Status.STATUS_WAITING_FOR_EXECUTOR_SLOT,
-            [key(0x12)]: Status.STATUS_WAITING_FOR_PARENT_TASKS,
-            [key(0x13)]: Status.STATUS_CANCELED,
-            [key(0x14)]: Status.STATUS_CANCELED,
+            [key(0x11)]: S.STATUS_WAITING_FOR_EXECUTOR_SLOT,
+            [key(0x12)]: S.STATUS_WAITING_FOR_PARENT_TASKS,
+            [key(0x13)]: S.STATUS_CANCELED,
+            [key(0x14)]: S.STATUS_CANCELED,
             // A parent built in the same batch is never DONE.
-            [key(0x15)]: Status.STATUS_WAITING_FOR_PARENT_TASKS,
+            [key(0x15)]: S.STATUS_WAITING_FOR_PARENT_TASKS,
         });
     });
 
@@ -317,23 +308,29 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             await s.computeTasks.addOutputAsset(t, 'model', K.ASSET_MODEL, key(0xb, 1));
             await s.computeTasks.addOutputAsset(t, 'model', K.ASSET_MODEL, key(0xb, 2));
         });
-        seedModel(ledger, {
+        // The model service's half of RegisterModels, written raw: the output `model` takes one model only.
+        writeRawModel(ledger, {
             key: key(0xb, 1),
             compute_task_key: key(1),
-            address: ADDRESS,
+            address: address(),
             permissions: publicPermissions(),
         });
-        seedModel(ledger, {
+        writeRawModel(ledger, {
             key: key(0xb, 2),
             compute_task_key: key(1),
-            address: ADDRESS,
+            address: address(),
             permissions: publicPermissions(),
         });
         await act(ledger, ORG1, key(1), A.TASK_ACTION_DONE);
         const ok = await register(ledger, [plainTask(key(2), [key(1)])]);
-        expect(ok.result.tasks[0]!.status).toBe(Status.STATUS_WAITING_FOR_EXECUTOR_SLOT);
-        seedModel(ledger, { key: key(0xb, 2), compute_task_key: key(1), permissions: publicPermissions() });
-        await expectRefused(ledger, [plainTask(key(3), [key(1)])], `OE0101: Model "${key(0xb, 2)}" has been disabled`);
+        expect(ok.result.tasks[0]!.status).toBe(S.STATUS_WAITING_FOR_EXECUTOR_SLOT);
+        // Disabled in place (its output is not transient): written raw.
+        writeRawModel(ledger, { key: key(0xb, 2), compute_task_key: key(1), permissions: publicPermissions() });
+        await expectTasksRefused(
+            ledger,
+            [plainTask(key(3), [key(1)])],
+            `OE0101: Model "${key(0xb, 2)}" has been disabled`,
+        );
     });
 
     it('§2.6.6: output permissions: requester appended (even when public), unregistered IDs refused when private', async () => {
@@ -353,7 +350,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
         });
         expect(t2!.outputs!.model?.permissions?.download).toEqual({ public: false, authorized_ids: [ORG2, ORG1] });
         expect(t3!.outputs!.model?.permissions?.process?.authorized_ids).toEqual([UNREGISTERED, ORG1]);
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(4), [], { outputs: { model: output({ ids: [UNREGISTERED] }) } })],
             'OE0003: invalid permission input values',
@@ -364,17 +361,17 @@ describe('RegisterTasks: building a task (§2.6)', () => {
         const ledger = await newTaskLedger();
         const res = await register(ledger, [trainTask(key(1)), trainTask(key(2), { worker: ORG1 })]);
         expect(res.result.tasks.map((t) => t.worker)).toEqual([ORG1, ORG1]);
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainTask(key(3), { worker: ORG2 })],
             `OE0003: Specified worker "${ORG2}" does not match data manager owner: "${ORG1}"`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(3), [], { worker: '' })],
             'OE0003: Worker cannot be inferred and must be explicitly set',
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(3), [], { worker: UNREGISTERED })],
             `OE0002: organization with key "${UNREGISTERED}" not found`,
@@ -385,7 +382,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
 
     it('§2.6.7: inputs before the data manager must be declared; a data manager given as a parent output is NotFound ""', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 trainTask(key(1), {
@@ -394,13 +391,13 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             ],
             'OE0101: unknown task input: this identifier was not declared in the Function: "bogus"',
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainTask(key(1), { inputs: [assetInput('opener', key(0xd, 9)), assetInput('datasamples', DS1)] })],
             `OE0002: datamanager with key "${key(0xd, 9)}" not found`,
         );
         await register(ledger, [plainTask(key(2))]);
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainTask(key(1), { inputs: [parentInput('opener', key(2), 'model'), assetInput('datasamples', DS1)] })],
             'OE0002: datamanager with key "" not found',
@@ -421,13 +418,12 @@ describe('RegisterTasks: building a task (§2.6)', () => {
         expect(child.result.tasks[0]!.logs_permission).toEqual({ public: false, authorized_ids: [ORG1, ORG2, ORG3] });
         // A public parent makes the union public with no IDs.
         const publicDm = key(0xd, 7);
-        seedDataManager(ledger, {
-            key: publicDm,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            logs_permission: { public: true, authorized_ids: [] },
-        });
-        seedDataSample(ledger, { key: key(0xe, 7), owner: ORG1, data_manager_keys: [publicDm] });
+        await registerDataManager(
+            ledger,
+            ORG1,
+            newDataManager(publicDm, { logs_permission: { public: true, authorized_ids: [] } }),
+        );
+        await registerDataSamples(ledger, ORG1, [publicDm], key(0xe, 7));
         await register(ledger, [
             trainTask(key(4), { inputs: [assetInput('opener', publicDm), assetInput('datasamples', key(0xe, 7))] }),
         ]);
@@ -449,7 +445,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
     it('§2.6.11: unknown, duplicate and missing inputs are InvalidAsset', async () => {
         const ledger = await newTaskLedger();
         await register(ledger, [plainTask(key(1))]);
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 trainTask(key(2), {
@@ -458,7 +454,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             ],
             'OE0101: unknown task input: this identifier was not declared in the Function: "nope"',
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 trainTask(key(2), {
@@ -472,7 +468,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             ],
             /^OE0101: duplicate task input: .*"model"$/,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 {
@@ -497,12 +493,12 @@ describe('RegisterTasks: building a task (§2.6)', () => {
     it('§2.6.11: data manager input: samples by key, requester may process the manager, samples share it', async () => {
         const ledger = await newTaskLedger();
         await register(ledger, [plainTask(key(1))]);
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainTask(key(2), { inputs: [assetInput('opener', DM1), parentInput('datasamples', key(1), 'model')] })],
             'OE0101: invalid task input "datasamples": data samples must be referenced using an asset key',
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 trainTask(key(2), {
@@ -512,17 +508,17 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             ],
             `OE0102: not authorized to process datamanager "${DM2}"`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainTask(key(2), { inputs: [assetInput('opener', DM1), assetInput('datasamples', key(0xe, 0x55))] })],
             `OE0002: datasample with key "${key(0xe, 0x55)}" not found`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainTask(key(2), { inputs: [assetInput('opener', DM1), assetInput('datasamples', DS_OTHER)] })],
             'OE0101: datasamples do not share a common manager',
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 trainTask(key(2), {
@@ -535,23 +531,24 @@ describe('RegisterTasks: building a task (§2.6)', () => {
 
     it('§2.6.11: model by key must exist and be processable by the worker; a disabled model is accepted', async () => {
         const ledger = await newTaskLedger();
-        seedModel(ledger, {
+        // Models whose task is not in this ledger: unreachable through the API, written raw.
+        writeRawModel(ledger, {
             key: key(0xb, 1),
             compute_task_key: key(0x50),
-            address: ADDRESS,
+            address: address(),
             permissions: privatePermissions(ORG2),
         });
-        seedModel(ledger, { key: key(0xb, 2), compute_task_key: key(0x50), permissions: publicPermissions() });
+        writeRawModel(ledger, { key: key(0xb, 2), compute_task_key: key(0x50), permissions: publicPermissions() });
         const trainWith = (k: string, model: string): orchestrator.INewComputeTask =>
             trainTask(k, {
                 inputs: [assetInput('opener', DM1), assetInput('datasamples', DS1), assetInput('model', model)],
             });
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainWith(key(1), key(0xb, 9))],
             `OE0002: model with key "${key(0xb, 9)}" not found`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [trainWith(key(1), key(0xb, 1))],
             `OE0102: not authorized to process model "${key(0xb, 1)}"`,
@@ -563,15 +560,12 @@ describe('RegisterTasks: building a task (§2.6)', () => {
     it('§2.6.11: asset_key on a non-MODEL function input (ASSET_UNKNOWN) is Unimplemented', async () => {
         const ledger = await newTaskLedger();
         const fnKey = key(0xf, 0x40);
-        seedFunction(ledger, {
-            key: fnKey,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            status: FS.FUNCTION_STATUS_READY,
-            inputs: { x: { kind: K.ASSET_UNKNOWN } },
-            outputs: {},
-        });
-        await expectRefused(
+        await registerFunction(
+            ledger,
+            publicFunction(fnKey, { inputs: { x: { kind: K.ASSET_UNKNOWN } }, outputs: {} }),
+            FS.FUNCTION_STATUS_READY,
+        );
+        await expectTasksRefused(
             ledger,
             [
                 {
@@ -589,13 +583,13 @@ describe('RegisterTasks: building a task (§2.6)', () => {
     it('§2.6.11: parent output checks: declared by the parent function, same kind, multiplicity, present, processable by the worker', async () => {
         const ledger = await newTaskLedger();
         const multiFn = key(0xf, 0x41);
-        seedFunction(ledger, {
-            key: multiFn,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            status: FS.FUNCTION_STATUS_READY,
-            outputs: { models: { kind: K.ASSET_MODEL, multiple: true }, perf: { kind: K.ASSET_PERFORMANCE } },
-        });
+        await registerFunction(
+            ledger,
+            publicFunction(multiFn, {
+                outputs: { models: { kind: K.ASSET_MODEL, multiple: true }, perf: { kind: K.ASSET_PERFORMANCE } },
+            }),
+            FS.FUNCTION_STATUS_READY,
+        );
         await register(ledger, [
             {
                 key: key(1),
@@ -614,23 +608,23 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             inputs: [assetInput('opener', DM1), assetInput('datasamples', DS1), ...inputs],
             outputs: { model: output() },
         });
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [child([parentInput('model', key(1), 'nothing')])],
             `OE0101: invalid task input "model": parent task ${key(1)}: function output not found: "nothing"`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [child([parentInput('model', key(1), 'perf')])],
             'OE0101: invalid task input "perf": mismatching task input asset kinds: expecting ASSET_MODEL but parent task output has kind ASSET_PERFORMANCE',
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [child([parentInput('model', key(1), 'models')])],
             'OE0101: invalid task input "model": multiple task output used as single task input',
         );
         // ORG2 as worker may not process key(2)'s private output: needs a task whose worker is not inferred.
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(4), [key(2)], { worker: ORG2 })],
             `OE0102: invalid task input "models": worker "${ORG2}" doesn't have permission to process output "model" of task ${key(2)}`,
@@ -653,22 +647,11 @@ describe('RegisterTasks: building a task (§2.6)', () => {
         const ledger = await newTaskLedger();
         const optOutFn = key(0xf, 0x42);
         // The parent's function declares `model` but its task (registered under a function without outputs) lacks it.
-        seedFunction(ledger, {
-            key: optOutFn,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            status: FS.FUNCTION_STATUS_READY,
-            outputs: {},
-        });
+        await registerFunction(ledger, publicFunction(optOutFn, { outputs: {} }), FS.FUNCTION_STATUS_READY);
         await register(ledger, [{ key: key(1), function_key: optOutFn, compute_plan_key: PLAN, worker: ORG1 }]);
-        seedFunction(ledger, {
-            key: optOutFn,
-            owner: ORG1,
-            permissions: publicPermissions(),
-            status: FS.FUNCTION_STATUS_READY,
-            outputs: { model: { kind: K.ASSET_MODEL } },
-        });
-        await expectRefused(
+        // The function's outputs changed after the task was registered: corrupted state, written raw.
+        overwriteFunction(ledger, optOutFn, { outputs: { model: { kind: K.ASSET_MODEL } } });
+        await expectTasksRefused(
             ledger,
             [plainTask(key(2), [key(1)])],
             `OE0101: invalid task input "models": parent task ${key(1)}: output not found: "model"`,
@@ -677,7 +660,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
 
     it('§2.6.11/§2.6.12: identifiers named like object properties (constructor, toString) are not declared', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 trainTask(key(1), {
@@ -687,7 +670,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             'OE0101: unknown task input: this identifier was not declared in the Function: "toString"',
         );
         await register(ledger, [plainTask(key(1))]);
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [
                 {
@@ -718,22 +701,22 @@ describe('RegisterTasks: building a task (§2.6)', () => {
             inputs: [parentInput('model', key(1), 'model'), assetInput('opener', DM1), assetInput('datasamples', DS1)],
             outputs,
         });
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [testTask({ performance: output({ public: true }), extra: output() })],
             `OE0101: invalid task ${key(2)}, unknown task output: this identifier was not declared in the Function: "extra"`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [testTask({ performance: output() })],
             `OE0101: invalid task ${key(2)}, invalid task output "performance": a PERFORMANCE output should be public`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [testTask({ performance: output({ public: true, transient: true }) })],
             `OE0101: invalid task ${key(2)}, invalid task output "performance": a PERFORMANCE output cannot be transient`,
         );
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [testTask({})],
             `OE0101: invalid task ${key(2)}, missing task output: this identifier is required by the Function: "performance"`,
@@ -744,7 +727,7 @@ describe('RegisterTasks: building a task (§2.6)', () => {
 
     it('§2.3.6: a failure on a later task of the batch leaves nothing written', async () => {
         const ledger = await newTaskLedger();
-        await expectRefused(
+        await expectTasksRefused(
             ledger,
             [plainTask(key(1)), plainTask(key(2), [key(1)], { worker: UNREGISTERED })],
             /^OE0002: organization/,

@@ -7,8 +7,7 @@ import { buildContracts, contracts } from '../src/contracts';
 import { ProtobufSerializer } from '../src/contracts/serializer';
 import { CHAINCODE_VERSION } from '../src/version';
 import { findRpc, newTestLedger } from './support/ledger';
-
-const ORG1 = 'MyOrg1MSP';
+import { ORG1 } from './support/fixtures';
 
 function wrapper(msg: object, requestId = 'abcd1234'): string {
     return JSON.stringify({ msg: JSON.stringify(msg), request_id: requestId });

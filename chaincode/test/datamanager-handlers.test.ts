@@ -1,15 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
-import { newTestLedger, type TestLedger } from './support/ledger';
-import { CHECKSUM, KEY1, KEY2, ORG1, ORG2, newDataManager, registerOrganizations } from './assets-fixtures';
+import type { TestLedger } from './support/ledger';
+import { CHECKSUM, KEY1, KEY2, ORG1, ORG2, newDataManager, key, newOrgsLedger } from './support/fixtures';
 
-const SAMPLE = 'a0000000-0000-4000-8000-000000000001';
+const SAMPLE = key(0xa0000000, 1);
 
 let ledger: TestLedger;
 
 beforeEach(async () => {
-    ledger = newTestLedger();
-    await registerOrganizations(ledger, ORG1, ORG2);
+    ledger = await newOrgsLedger(ORG1, ORG2);
 });
 
 describe('DataManagerService, DataSampleService and DatasetService handlers (api.md §2.2-§2.4)', () => {

@@ -1,7 +1,9 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
-import { newTestLedger, type TestLedger } from './support/ledger';
+import type { TestLedger } from './support/ledger';
 import {
+    E,
+    K,
     KEY1,
     KEY2,
     KEY3,
@@ -11,17 +13,13 @@ import {
     addressable,
     expectRejected,
     newDataManager,
-    registerOrganizations,
-} from './assets-fixtures';
-
-const K = orchestrator.AssetKind;
-const E = orchestrator.EventKind;
+    newOrgsLedger,
+} from './support/fixtures';
 
 let ledger: TestLedger;
 
 beforeEach(async () => {
-    ledger = newTestLedger();
-    await registerOrganizations(ledger, ORG1, ORG2);
+    ledger = await newOrgsLedger(ORG1, ORG2);
 });
 
 async function register(key: string, overrides: orchestrator.INewDataManager = {}, owner = ORG1) {

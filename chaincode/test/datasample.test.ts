@@ -1,8 +1,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
-import { newTestLedger, type TestLedger } from './support/ledger';
+import type { TestLedger } from './support/ledger';
 import {
     CHECKSUM,
+    E,
+    K,
     KEY1,
     KEY2,
     KEY3,
@@ -12,26 +14,23 @@ import {
     ORG2,
     expectRejected,
     newDataManager,
-    registerOrganizations,
-} from './assets-fixtures';
-
-const K = orchestrator.AssetKind;
-const E = orchestrator.EventKind;
+    key,
+    newOrgsLedger,
+} from './support/fixtures';
 
 /** Managers: DM1 and DM2 owned by ORG1, DM3 by ORG2. Samples use S1..S4. */
 const DM1 = KEY1;
 const DM2 = KEY2;
 const DM3 = KEY3;
-const S1 = 'a0000000-0000-4000-8000-000000000001';
-const S2 = 'a0000000-0000-4000-8000-000000000002';
-const S3 = 'a0000000-0000-4000-8000-000000000003';
-const S4 = 'a0000000-0000-4000-8000-000000000004';
+const S1 = key(0xa0000000, 1);
+const S2 = key(0xa0000000, 2);
+const S3 = key(0xa0000000, 3);
+const S4 = key(0xa0000000, 4);
 
 let ledger: TestLedger;
 
 beforeEach(async () => {
-    ledger = newTestLedger();
-    await registerOrganizations(ledger, ORG1, ORG2);
+    ledger = await newOrgsLedger(ORG1, ORG2);
     await ledger.invoke(ORG1, async (s) => {
         await s.dataManagers.registerDataManager(newDataManager(DM1));
         await s.dataManagers.registerDataManager(newDataManager(DM2));

@@ -11,26 +11,26 @@ import {
     S,
     address,
     asJson,
+    compositeKey,
     eventSummary,
-    executingTask,
     expectRejected,
     getTask,
     newOutputsLedger,
     newTask,
+    outputsFunction,
     registerFunction,
-    registerTasks,
-    uuid,
-} from './outputs-fixtures';
+    key,
+    T1,
+    T2,
+    newExecutingTaskLedger,
+    T3,
+    ET,
+    FAK,
+    register,
+} from './support/fixtures';
 import type { TestLedger } from './support/ledger';
-import { compositeKey } from './computetask-fixtures';
 
-const T1 = uuid(0x7, 1);
-const T2 = uuid(0x7, 2);
-const T3 = uuid(0x7, 3);
-const FN_BUILDING = uuid(0xf, 2);
-
-const ET = orchestrator.ErrorType;
-const FAK = orchestrator.FailedAssetKind;
+const FN_BUILDING = key(0xf, 2);
 
 const REASON = { reason: 'failure report registered' };
 
@@ -54,18 +54,12 @@ function functionReport(overrides: orchestrator.INewFailureReport = {}): orchest
     };
 }
 
-async function ledgerWithExecutingTask(): Promise<TestLedger> {
-    const ledger = await newOutputsLedger();
-    await executingTask(ledger, T1);
-    return ledger;
-}
-
 /** FN_BUILDING (owner ORG1) is BUILDING with tasks T3 and T2 (both BUILDING), T3 registered first. */
 async function ledgerWithBuildingFunction(): Promise<TestLedger> {
     const ledger = await newOutputsLedger();
-    await registerFunction(ledger, FN_BUILDING, FS.FUNCTION_STATUS_BUILDING);
-    await registerTasks(ledger, newTask(T3, { functionKey: FN_BUILDING }));
-    await registerTasks(ledger, newTask(T2, { functionKey: FN_BUILDING }));
+    await registerFunction(ledger, outputsFunction(FN_BUILDING), FS.FUNCTION_STATUS_BUILDING);
+    await register(ledger, [newTask(T3, { functionKey: FN_BUILDING })]);
+    await register(ledger, [newTask(T2, { functionKey: FN_BUILDING })]);
     return ledger;
 }
 
@@ -75,7 +69,7 @@ async function getPlan(ledger: TestLedger): Promise<orchestrator.ComputePlan> {
 
 describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', () => {
     it('§10.1 rule 1: asset_key is required and a lower-case UUID (InvalidAsset OE0101 "failurereport is not valid")', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -94,7 +88,7 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
     });
 
     it('§10.1 rule 1: error_type and asset_type outside their enums are invalid; fields are reported sorted', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -111,7 +105,7 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
     });
 
     it('§10.1 rule 1: BUILD and EXECUTION errors require a valid logs_address', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         for (const errorType of [ET.ERROR_TYPE_BUILD, ET.ERROR_TYPE_EXECUTION]) {
             await expectRejected(
                 ledger,
@@ -133,7 +127,7 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
     });
 
     it('§10.1 rule 1: INTERNAL and UNSPECIFIED errors must have no logs_address ("must be blank", even when empty)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         for (const errorType of [ET.ERROR_TYPE_INTERNAL, ET.ERROR_TYPE_UNSPECIFIED]) {
             for (const logs of [address(), {}]) {
                 await expectRejected(
@@ -150,7 +144,7 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
     });
 
     it('§10.1 rule 1 / §15.7: error_type UNSPECIFIED (0) without logs passes validation', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const res = await ledger.invoke(ORG2, (s) =>
             s.failureReports.registerFailureReport(
                 taskReport({ error_type: ET.ERROR_TYPE_UNSPECIFIED, logs_address: null }),
@@ -161,7 +155,7 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
     });
 
     it('§10.1 rule 2: asset_type FAILED_ASSET_UNKNOWN passes validation and is refused with BadRequest OE0003', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -173,8 +167,8 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
 
 describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 3, behavior-tasks §3.9)', () => {
     it('§10.1 rule 3.1: an unknown task is NotFound OE0002', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        const unknown = uuid(0x7, 99);
+        const ledger = await newExecutingTaskLedger();
+        const unknown = key(0x7, 99);
         await expectRejected(
             ledger,
             ORG2,
@@ -184,7 +178,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
     });
 
     it('§10.1 rule 3.2: a requester other than the worker gets PermissionDenied OE0102 (the task owner included)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         for (const org of [ORG1, ORG3]) {
             await expectRejected(
                 ledger,
@@ -197,7 +191,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
 
     it('§10.1 rule 3.3: a task that is not EXECUTING gives BadRequest OE0003 naming its status', async () => {
         const ledger = await newOutputsLedger();
-        await registerTasks(ledger, newTask(T1));
+        await register(ledger, [newTask(T1)]);
         await expectRejected(
             ledger,
             ORG2,
@@ -207,7 +201,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
     });
 
     it('§10.1 rules 3.4-7: the task becomes FAILED, its plan is failed, events are task UPDATED then FAILURE_REPORT CREATED', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const res = await ledger.invoke(ORG2, (s) => s.failureReports.registerFailureReport(taskReport()), {
             timestamp: { seconds: 1_850_000_000, nanos: 3 },
         });
@@ -232,7 +226,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
     });
 
     it('§10.1 rule 5: a second report for the task cannot get past the status check (BadRequest OE0003)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG2, (s) => s.failureReports.registerFailureReport(taskReport()));
         await expectRejected(
             ledger,
@@ -243,7 +237,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
     });
 
     it('§10.1 rule 5: a report already stored under the key is Conflict OE0006 (report seeded raw: unreachable through the API)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG1, (_s, ctx) =>
             ctx.store.put(
                 ctx.store.compositeKey('failurereport', [T1]),
@@ -259,7 +253,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
         expect((await getTask(ledger, T1)).status).toBe(S.STATUS_EXECUTING);
     });
     it('§10.1 rule 3.4: the plan of the task is left untouched when it is already terminated (no plan write, no plan event)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG1, (s) =>
             s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
         );
@@ -281,7 +275,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
 describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)', () => {
     it('§10.1 rule 4.1: an unknown function is NotFound OE0002', async () => {
         const ledger = await ledgerWithBuildingFunction();
-        const unknown = uuid(0xf, 99);
+        const unknown = key(0xf, 99);
         await expectRejected(
             ledger,
             ORG1,
@@ -336,14 +330,14 @@ describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)',
 
     it('§10.1 rule 4.3 / §4.7: BUILDING tasks of several plans are failed; each live plan gets its failure date, a terminated plan is left alone', async () => {
         const ledger = await ledgerWithBuildingFunction();
-        const plan2 = uuid(0xa, 2);
-        const plan3 = uuid(0xa, 3);
-        const t4 = uuid(0x7, 4);
-        const t5 = uuid(0x7, 5);
+        const plan2 = key(0xa, 2);
+        const plan3 = key(0xa, 3);
+        const t4 = key(0x7, 4);
+        const t5 = key(0x7, 5);
         await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: plan2, name: 'second' }));
         await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: plan3, name: 'third' }));
-        await registerTasks(ledger, { ...newTask(t4, { functionKey: FN_BUILDING }), compute_plan_key: plan2 });
-        await registerTasks(ledger, { ...newTask(t5, { functionKey: FN_BUILDING }), compute_plan_key: plan3 });
+        await register(ledger, [{ ...newTask(t4, { functionKey: FN_BUILDING }), compute_plan_key: plan2 }]);
+        await register(ledger, [{ ...newTask(t5, { functionKey: FN_BUILDING }), compute_plan_key: plan3 }]);
         await ledger.invoke(ORG1, (s) =>
             s.computePlans.applyPlanAction({ key: plan3, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
         );
@@ -393,7 +387,7 @@ describe('GetFailureReport (behavior-assets §10.2)', () => {
 
 describe('FailureReportService contract (api.md §2.10)', () => {
     it('§10.1-§10.2 through the contract: RegisterFailureReport then GetFailureReport', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const report = await ledger.rpc<orchestrator.FailureReport>(ORG2, 'RegisterFailureReport', taskReport());
         expect(report.asset_key).toBe(T1);
         const got = await ledger.rpc<orchestrator.FailureReport>(ORG3, 'GetFailureReport', { asset_key: T1 });

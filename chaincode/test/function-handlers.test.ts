@@ -1,13 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
-import { newTestLedger, type TestLedger } from './support/ledger';
-import { CHECKSUM, KEY1, KEY2, ORG1, ORG2, addressable, newFunction, registerOrganizations } from './assets-fixtures';
+import type { TestLedger } from './support/ledger';
+import { CHECKSUM, KEY1, KEY2, ORG1, ORG2, addressable, newFunction, newOrgsLedger } from './support/fixtures';
 
 let ledger: TestLedger;
 
 beforeEach(async () => {
-    ledger = newTestLedger();
-    await registerOrganizations(ledger, ORG1, ORG2);
+    ledger = await newOrgsLedger(ORG1, ORG2);
 });
 
 describe('FunctionService handlers (api.md §2.5)', () => {

@@ -1,33 +1,33 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
-import { newTestLedger, type TestLedger } from './support/ledger';
+import type { TestLedger } from './support/ledger';
 import {
-    ADDRESS,
+    STORAGE_ADDRESS,
     KEY1,
     KEY2,
     KEY3,
     KEY4,
     KEY5,
+    K,
     ORG1,
     ORG2,
     ORG3,
     addressable,
+    applyBuildActions,
     expectRejected,
     newFunction,
-    registerOrganizations,
-} from './assets-fixtures';
+    FA,
+    FS,
+    S,
+    key,
+    newOrgsLedger,
+} from './support/fixtures';
 import { FUNCTION_INDEX, FUNCTION_KIND } from '../src/service/function';
-
-const K = orchestrator.AssetKind;
-const S = orchestrator.FunctionStatus;
-const A = orchestrator.FunctionAction;
-const T = orchestrator.ComputeTaskStatus;
 
 let ledger: TestLedger;
 
 beforeEach(async () => {
-    ledger = newTestLedger();
-    await registerOrganizations(ledger, ORG1, ORG2);
+    ledger = await newOrgsLedger(ORG1, ORG2);
 });
 
 async function register(key: string, overrides: orchestrator.INewFunction = {}, owner = ORG1) {
@@ -44,16 +44,7 @@ async function act(key: string, action: orchestrator.FunctionAction, requester =
 
 /** Moves a function to `status` through the owner's actions. */
 async function reach(key: string, status: orchestrator.FunctionStatus): Promise<void> {
-    const path: Partial<Record<orchestrator.FunctionStatus, orchestrator.FunctionAction[]>> = {
-        [S.FUNCTION_STATUS_WAITING]: [],
-        [S.FUNCTION_STATUS_BUILDING]: [A.FUNCTION_ACTION_BUILDING],
-        [S.FUNCTION_STATUS_READY]: [A.FUNCTION_ACTION_BUILDING, A.FUNCTION_ACTION_READY],
-        [S.FUNCTION_STATUS_CANCELED]: [A.FUNCTION_ACTION_CANCELED],
-        [S.FUNCTION_STATUS_FAILED]: [A.FUNCTION_ACTION_BUILDING, A.FUNCTION_ACTION_FAILED],
-    };
-    for (const action of path[status] ?? []) {
-        await act(key, action);
-    }
+    await applyBuildActions(ledger, key, status);
     expect((await getFunction(key)).status).toBe(status);
 }
 
@@ -65,7 +56,7 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         expect(func.name).toBe('my function');
         expect(func.owner).toBe(ORG1);
         expect(func.creation_date).toEqual({ seconds: res.timestamp.seconds, nanos: res.timestamp.nanos });
-        expect(func.status).toBe(S.FUNCTION_STATUS_WAITING);
+        expect(func.status).toBe(FS.FUNCTION_STATUS_WAITING);
         expect(func.image).toMatchObject({ checksum: '', storage_address: '' });
         expect(func.metadata).toEqual({ a: 'b' });
         expect(func.inputs.model).toMatchObject({ kind: K.ASSET_MODEL, multiple: true, optional: true });
@@ -171,7 +162,8 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { description: addressable(ADDRESS, 'abc') })),
+            (s) =>
+                s.functions.registerFunction(newFunction(KEY1, { description: addressable(STORAGE_ADDRESS, 'abc') })),
             'description: (checksum: the length must be exactly 64.)',
         );
     });
@@ -375,7 +367,7 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
     });
 
     it('§1.8 rule 1: page_size 0 means 50', async () => {
-        const keys = Array.from({ length: 51 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+        const keys = Array.from({ length: 51 }, (_, i) => key(0, i));
         await ledger.invoke(ORG1, async (s) => {
             for (const key of keys) {
                 await s.functions.registerFunction(newFunction(key));
@@ -423,11 +415,7 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
         });
         await ledger.invoke(ORG1, (s) =>
             s.computeTasks.registerTasks({
-                tasks: [
-                    task('aaaaaaaa-0000-4000-8000-000000000001', KEY1),
-                    task('aaaaaaaa-0000-4000-8000-000000000002', KEY2),
-                    task('aaaaaaaa-0000-4000-8000-000000000003', KEY1),
-                ],
+                tasks: [task(key(0xaaaaaaaa, 1), KEY1), task(key(0xaaaaaaaa, 2), KEY2), task(key(0xaaaaaaaa, 3), KEY1)],
             }),
         );
         const all = (
@@ -476,7 +464,7 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
         const func = await getFunction(KEY1);
         expect(func.name).toBe('renamed');
         expect(func.image).toMatchObject({ checksum: '', storage_address: '' });
-        expect(func.status).toBe(S.FUNCTION_STATUS_WAITING);
+        expect(func.status).toBe(FS.FUNCTION_STATUS_WAITING);
         expect(func.metadata).toEqual({ a: 'b' });
     });
 
@@ -494,7 +482,11 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
         expect(res.events[0]!.function?.image).toEqual(expected);
         expect((await getFunction(KEY1)).image).toEqual(expected);
         await ledger.invoke(ORG1, (s) =>
-            s.functions.updateFunction({ key: KEY1, name: 'n', image: { checksum: '', storage_address: ADDRESS } }),
+            s.functions.updateFunction({
+                key: KEY1,
+                name: 'n',
+                image: { checksum: '', storage_address: STORAGE_ADDRESS },
+            }),
         );
         expect((await getFunction(KEY1)).image).toEqual(expected);
     });
@@ -542,7 +534,7 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
     });
 
     it('§4.4 rule 6: READY with an empty image checksum → InvalidAsset(OE0101)', async () => {
-        await reach(KEY1, S.FUNCTION_STATUS_READY);
+        await reach(KEY1, FS.FUNCTION_STATUS_READY);
         await expectRejected(
             ledger,
             ORG1,
@@ -557,38 +549,38 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
 
 describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §4.7; behavior-tasks §3.7)', () => {
     const allowed: [orchestrator.FunctionAction, orchestrator.FunctionStatus, orchestrator.FunctionStatus][] = [
-        [A.FUNCTION_ACTION_BUILDING, S.FUNCTION_STATUS_WAITING, S.FUNCTION_STATUS_BUILDING],
-        [A.FUNCTION_ACTION_READY, S.FUNCTION_STATUS_BUILDING, S.FUNCTION_STATUS_READY],
-        [A.FUNCTION_ACTION_CANCELED, S.FUNCTION_STATUS_WAITING, S.FUNCTION_STATUS_CANCELED],
-        [A.FUNCTION_ACTION_CANCELED, S.FUNCTION_STATUS_BUILDING, S.FUNCTION_STATUS_CANCELED],
-        [A.FUNCTION_ACTION_FAILED, S.FUNCTION_STATUS_BUILDING, S.FUNCTION_STATUS_FAILED],
+        [FA.FUNCTION_ACTION_BUILDING, FS.FUNCTION_STATUS_WAITING, FS.FUNCTION_STATUS_BUILDING],
+        [FA.FUNCTION_ACTION_READY, FS.FUNCTION_STATUS_BUILDING, FS.FUNCTION_STATUS_READY],
+        [FA.FUNCTION_ACTION_CANCELED, FS.FUNCTION_STATUS_WAITING, FS.FUNCTION_STATUS_CANCELED],
+        [FA.FUNCTION_ACTION_CANCELED, FS.FUNCTION_STATUS_BUILDING, FS.FUNCTION_STATUS_CANCELED],
+        [FA.FUNCTION_ACTION_FAILED, FS.FUNCTION_STATUS_BUILDING, FS.FUNCTION_STATUS_FAILED],
     ];
     const names: Record<number, string> = {
-        [A.FUNCTION_ACTION_BUILDING]: 'transitionBuilding',
-        [A.FUNCTION_ACTION_READY]: 'transitionReady',
-        [A.FUNCTION_ACTION_CANCELED]: 'transitionCanceled',
-        [A.FUNCTION_ACTION_FAILED]: 'transitionFailed',
+        [FA.FUNCTION_ACTION_BUILDING]: 'transitionBuilding',
+        [FA.FUNCTION_ACTION_READY]: 'transitionReady',
+        [FA.FUNCTION_ACTION_CANCELED]: 'transitionCanceled',
+        [FA.FUNCTION_ACTION_FAILED]: 'transitionFailed',
     };
     const statuses = [
-        S.FUNCTION_STATUS_WAITING,
-        S.FUNCTION_STATUS_BUILDING,
-        S.FUNCTION_STATUS_READY,
-        S.FUNCTION_STATUS_CANCELED,
-        S.FUNCTION_STATUS_FAILED,
+        FS.FUNCTION_STATUS_WAITING,
+        FS.FUNCTION_STATUS_BUILDING,
+        FS.FUNCTION_STATUS_READY,
+        FS.FUNCTION_STATUS_CANCELED,
+        FS.FUNCTION_STATUS_FAILED,
     ];
     const actions = [
-        A.FUNCTION_ACTION_BUILDING,
-        A.FUNCTION_ACTION_READY,
-        A.FUNCTION_ACTION_CANCELED,
-        A.FUNCTION_ACTION_FAILED,
+        FA.FUNCTION_ACTION_BUILDING,
+        FA.FUNCTION_ACTION_READY,
+        FA.FUNCTION_ACTION_CANCELED,
+        FA.FUNCTION_ACTION_FAILED,
     ];
 
     for (const action of actions) {
         for (const from of statuses) {
             const rule = allowed.find(([a, f]) => a === action && f === from);
-            const label = `${A[action]} from ${S[from]}`;
+            const label = `${FA[action]} from ${FS[from]}`;
             if (rule !== undefined) {
-                it(`§4.6 table / §4.7 rule 6: ${label} → ${S[rule[2]]}, UPDATED event with reason "User action"`, async () => {
+                it(`§4.6 table / §4.7 rule 6: ${label} → ${FS[rule[2]]}, UPDATED event with reason "User action"`, async () => {
                     await register(KEY1);
                     await reach(KEY1, from);
                     const res = await act(KEY1, action);
@@ -608,7 +600,7 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
                         ledger,
                         ORG1,
                         (s) => s.functions.applyFunctionAction({ function_key: KEY1, action }),
-                        new RegExp(`^event ${names[action]} inappropriate in current state ${S[from]}$`),
+                        new RegExp(`^event ${names[action]} inappropriate in current state ${FS[from]}$`),
                     );
                 });
             }
@@ -619,7 +611,7 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.applyFunctionAction({ function_key: KEY1, action: A.FUNCTION_ACTION_UNKNOWN }),
+            (s) => s.functions.applyFunctionAction({ function_key: KEY1, action: FA.FUNCTION_ACTION_UNKNOWN }),
             'OE0003: unsupported action',
         );
         await expectRejected(
@@ -636,7 +628,7 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.applyFunctionAction({ function_key: 'NOT-A-UUID', action: A.FUNCTION_ACTION_BUILDING }),
+            (s) => s.functions.applyFunctionAction({ function_key: 'NOT-A-UUID', action: FA.FUNCTION_ACTION_BUILDING }),
             'OE0002: function with key "NOT-A-UUID" not found',
         );
     });
@@ -646,22 +638,22 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.functions.applyFunctionAction({ function_key: KEY1, action: A.FUNCTION_ACTION_BUILDING }),
+            (s) => s.functions.applyFunctionAction({ function_key: KEY1, action: FA.FUNCTION_ACTION_BUILDING }),
             'OE0102: only function owner can update it',
         );
     });
 
     it('§4.7 internal path: applyFunctionTransition uses the given reason and refuses unsupported actions', async () => {
         await register(KEY1);
-        await reach(KEY1, S.FUNCTION_STATUS_BUILDING);
+        await reach(KEY1, FS.FUNCTION_STATUS_BUILDING);
         const res = await ledger.invoke(ORG2, async (s) =>
             s.functions.applyFunctionTransition(
                 await s.functions.getFunction(KEY1),
-                A.FUNCTION_ACTION_FAILED,
+                FA.FUNCTION_ACTION_FAILED,
                 'failure report registered',
             ),
         );
-        expect(res.result.status).toBe(S.FUNCTION_STATUS_FAILED);
+        expect(res.result.status).toBe(FS.FUNCTION_STATUS_FAILED);
         expect(res.events[0]!.metadata).toEqual({ reason: 'failure report registered' });
         await expectRejected(
             ledger,
@@ -669,7 +661,7 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
             async (s) =>
                 s.functions.applyFunctionTransition(
                     await s.functions.getFunction(KEY1),
-                    A.FUNCTION_ACTION_UNKNOWN,
+                    FA.FUNCTION_ACTION_UNKNOWN,
                     'x',
                 ),
             'OE0003: unsupported action',
@@ -677,8 +669,8 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
     });
 
     describe('§4.7 propagation to compute tasks (behavior-tasks §3.7)', () => {
-        const TASK_A = 'aaaaaaaa-0000-4000-8000-00000000000a';
-        const TASK_B = 'aaaaaaaa-0000-4000-8000-00000000000b';
+        const TASK_A = key(0xaaaaaaaa, 0xa);
+        const TASK_B = key(0xaaaaaaaa, 0xb);
 
         beforeEach(async () => {
             await register(KEY1, { inputs: {}, outputs: {}, new_permissions: { public: true } });
@@ -706,51 +698,51 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
 
         it('§4.7 BUILDING: WAITING_FOR_BUILDER_SLOT tasks → BUILDING, events after the function event, reason "User action"', async () => {
             await registerTasks(TASK_B, TASK_A);
-            expect(await taskStatus(TASK_A)).toBe(T.STATUS_WAITING_FOR_BUILDER_SLOT);
-            const res = await act(KEY1, A.FUNCTION_ACTION_BUILDING);
+            expect(await taskStatus(TASK_A)).toBe(S.STATUS_WAITING_FOR_BUILDER_SLOT);
+            const res = await act(KEY1, FA.FUNCTION_ACTION_BUILDING);
             expect(res.events.map((e) => [e.asset_kind, e.asset_key])).toEqual([
                 [K.ASSET_FUNCTION, KEY1],
                 [K.ASSET_COMPUTE_TASK, TASK_A],
                 [K.ASSET_COMPUTE_TASK, TASK_B],
             ]);
             expect(res.events[1]!.metadata).toEqual({ reason: 'User action' });
-            expect(await taskStatus(TASK_A)).toBe(T.STATUS_BUILDING);
-            expect(await taskStatus(TASK_B)).toBe(T.STATUS_BUILDING);
+            expect(await taskStatus(TASK_A)).toBe(S.STATUS_BUILDING);
+            expect(await taskStatus(TASK_B)).toBe(S.STATUS_BUILDING);
         });
 
         it('§4.7 READY: BUILDING tasks whose parents are done → WAITING_FOR_EXECUTOR_SLOT, reason "Function <key> finished building"', async () => {
             await registerTasks(TASK_A);
-            await act(KEY1, A.FUNCTION_ACTION_BUILDING);
-            const res = await act(KEY1, A.FUNCTION_ACTION_READY);
-            expect(await taskStatus(TASK_A)).toBe(T.STATUS_WAITING_FOR_EXECUTOR_SLOT);
+            await act(KEY1, FA.FUNCTION_ACTION_BUILDING);
+            const res = await act(KEY1, FA.FUNCTION_ACTION_READY);
+            expect(await taskStatus(TASK_A)).toBe(S.STATUS_WAITING_FOR_EXECUTOR_SLOT);
             expect(res.events[1]!.metadata).toEqual({ reason: `Function ${KEY1} finished building` });
         });
 
         it('§4.7 CANCELED from WAITING: WAITING_FOR_BUILDER_SLOT tasks are left untouched (quirk kept)', async () => {
             await registerTasks(TASK_A);
-            const res = await act(KEY1, A.FUNCTION_ACTION_CANCELED);
+            const res = await act(KEY1, FA.FUNCTION_ACTION_CANCELED);
             expect(res.events).toHaveLength(1);
-            expect(await taskStatus(TASK_A)).toBe(T.STATUS_WAITING_FOR_BUILDER_SLOT);
+            expect(await taskStatus(TASK_A)).toBe(S.STATUS_WAITING_FOR_BUILDER_SLOT);
         });
 
         it('§4.7 CANCELED from BUILDING: BUILDING tasks → CANCELED', async () => {
             await registerTasks(TASK_A);
-            await act(KEY1, A.FUNCTION_ACTION_BUILDING);
-            await act(KEY1, A.FUNCTION_ACTION_CANCELED);
-            expect(await taskStatus(TASK_A)).toBe(T.STATUS_CANCELED);
+            await act(KEY1, FA.FUNCTION_ACTION_BUILDING);
+            await act(KEY1, FA.FUNCTION_ACTION_CANCELED);
+            expect(await taskStatus(TASK_A)).toBe(S.STATUS_CANCELED);
         });
 
         it('§4.7 FAILED: BUILDING tasks → FAILED with the function reason', async () => {
             await registerTasks(TASK_A);
-            await act(KEY1, A.FUNCTION_ACTION_BUILDING);
-            const res = await act(KEY1, A.FUNCTION_ACTION_FAILED);
-            expect(await taskStatus(TASK_A)).toBe(T.STATUS_FAILED);
+            await act(KEY1, FA.FUNCTION_ACTION_BUILDING);
+            const res = await act(KEY1, FA.FUNCTION_ACTION_FAILED);
+            expect(await taskStatus(TASK_A)).toBe(S.STATUS_FAILED);
             expect(res.events[1]!.metadata).toEqual({ reason: 'User action' });
         });
 
         it('§4.7 rule 6.3: owner of the function may differ from the task owner (no task permission check)', async () => {
             await registerTasks(TASK_A);
-            const res = await act(KEY1, A.FUNCTION_ACTION_BUILDING, ORG1);
+            const res = await act(KEY1, FA.FUNCTION_ACTION_BUILDING, ORG1);
             expect(res.events).toHaveLength(2);
         });
     });

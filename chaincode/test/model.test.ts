@@ -15,38 +15,26 @@ import {
     executingTask,
     expectRejected,
     getTask,
-    newFunction,
+    outputsFunction,
     newOutputsLedger,
-    registerTasks,
     newTask,
-    taskAction,
-    uuid,
-} from './outputs-fixtures';
-import type { TestLedger } from './support/ledger';
+    key,
+    T1,
+    T2,
+    newExecutingTaskLedger,
+    newModel,
+    registerModels,
+    act,
+    register,
+} from './support/fixtures';
 
-const T1 = uuid(0x7, 1);
-const T2 = uuid(0x7, 2);
-const M1 = uuid(0xb, 1);
-const M2 = uuid(0xb, 2);
-const M3 = uuid(0xb, 3);
-
-function newModel(key: string, identifier = 'model', task = T1): orchestrator.INewModel {
-    return { key, compute_task_key: task, compute_task_output_identifier: identifier, address: address() };
-}
-
-async function registerModels(ledger: TestLedger, models: orchestrator.INewModel[], mspid = ORG2) {
-    return ledger.invoke(mspid, (s) => s.models.registerModels({ models }));
-}
-
-async function ledgerWithExecutingTask(): Promise<TestLedger> {
-    const ledger = await newOutputsLedger();
-    await executingTask(ledger, T1);
-    return ledger;
-}
+const M1 = key(0xb, 1);
+const M2 = key(0xb, 2);
+const M3 = key(0xb, 3);
 
 describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     it('§8.1: RegisterModel registers a batch of one and returns the stored model', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const res = await ledger.invoke(ORG2, (s) => s.models.registerModel(newModel(M1)));
         expect(res.result).toBeInstanceOf(orchestrator.Model);
         expect(res.result.key).toBe(M1);
@@ -59,7 +47,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.2 rule 1: an empty list is refused with BadRequest OE0003 "no model to register"', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -70,8 +58,8 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.2 rule 3.1: an unknown task is NotFound OE0002, even before the model is validated', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        const unknown = uuid(0x7, 99);
+        const ledger = await newExecutingTaskLedger();
+        const unknown = key(0x7, 99);
         await expectRejected(
             ledger,
             ORG2,
@@ -94,7 +82,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.2 rule 3.2: models of another task are refused with BadRequest OE0003 and nothing is written', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await executingTask(ledger, T2);
         await expectRejected(
             ledger,
@@ -105,7 +93,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.2: RegisterModels returns the models in request order and emits MODEL CREATED then its output asset, per model', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const res = await registerModels(ledger, [
             newModel(M3, 'models'),
             newModel(M1, 'models'),
@@ -124,7 +112,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 1: invalid fields give InvalidAsset OE0101 "model is not valid", fields sorted, nothing written', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -151,7 +139,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 1: a non-UUID compute_task_key of a later model fails the same-task rule first (rule order of §8.2)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -164,7 +152,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 2: a requester other than the task worker gets PermissionDenied OE0102', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         // ORG1 owns the task but does not run it.
         await expectRejected(
             ledger,
@@ -176,15 +164,15 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
 
     it('§8.3 rule 3: a task that is not EXECUTING gives BadRequest OE0003 naming its status', async () => {
         const ledger = await newOutputsLedger();
-        await registerTasks(ledger, newTask(T1));
+        await register(ledger, [newTask(T1)]);
         await expectRejected(
             ledger,
             ORG2,
             (s) => s.models.registerModel(newModel(M1)),
             'OE0003: cannot register model for task with status "STATUS_WAITING_FOR_EXECUTOR_SLOT"',
         );
-        await taskAction(ledger, T1, A.TASK_ACTION_EXECUTING);
-        await taskAction(ledger, T1, A.TASK_ACTION_DONE);
+        await act(ledger, ORG2, T1, A.TASK_ACTION_EXECUTING);
+        await act(ledger, ORG2, T1, A.TASK_ACTION_DONE);
         await expectRejected(
             ledger,
             ORG2,
@@ -194,7 +182,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 4: an identifier the task does not declare gives MissingTaskOutput OE0106', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -206,7 +194,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 5: a task whose function is gone propagates NotFound OE0002 (state edited by a raw delete: unreachable through the API)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG1, (_s, ctx) => ctx.store.delete(ctx.store.compositeKey('function', [FN])));
         await expectRejected(
             ledger,
@@ -217,7 +205,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 6: a task output the function does not declare is Internal OE0007 (function rewritten raw: unreachable through the API)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG1, async (s, ctx) => {
             const func = await s.functions.getFunction(FN);
             func.outputs = { perf: { kind: K.ASSET_PERFORMANCE } };
@@ -232,7 +220,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 7: a function output of another kind gives IncompatibleKind OE0107', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -248,7 +236,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 8: a second asset on a single output is Conflict OE0006, across and within calls', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const message = `OE0006: compute task "${T1}" already has its unique output "model" registered`;
         await expectRejected(
             ledger,
@@ -261,7 +249,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 8 / §8.4: records of any kind count (a performance already on the output blocks a model)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG2, (s) =>
             s.performances.registerPerformance({
                 compute_task_key: T1,
@@ -278,7 +266,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 8: a multiple output accepts several models, in one call and in later calls, recorded in order', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await registerModels(ledger, [newModel(M2, 'models'), newModel(M1, 'models')]);
         await registerModels(ledger, [newModel(M3, 'models')]);
         const records = await ledger.evaluate(ORG1, (s) => s.computeTasks.getOutputAssets(T1, 'models'));
@@ -290,7 +278,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 9: the model copies the task output permissions verbatim, owner = worker, creation date = tx time', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const task = await getTask(ledger, T1);
         const res = await ledger.invoke(ORG2, (s) => s.models.registerModel(newModel(M1)), {
             timestamp: { seconds: 1_800_000_000, nanos: 42 },
@@ -310,7 +298,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rule 10: an existing model key is Conflict OE0006, also when repeated inside one batch', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -327,7 +315,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3 rules 11-12: MODEL CREATED carries the model; the output-asset event is keyed by the task and carries the record', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const res = await registerModels(ledger, [newModel(M1)]);
         const [created, outputAsset] = res.events;
         expect(asJson(orchestrator.Model, created!.model)).toEqual(asJson(orchestrator.Model, res.result.models[0]));
@@ -344,7 +332,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     });
 
     it('§8.3: registering models does not change the task status', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await registerModels(ledger, [newModel(M1)]);
         expect((await getTask(ledger, T1)).status).toBe(S.STATUS_EXECUTING);
     });
@@ -353,7 +341,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
 describe('GetModel / GetComputeTaskOutputModels (behavior-assets §8.5)', () => {
     it('§8.5: GetModel answers NotFound OE0002 for an unknown, malformed or empty key', async () => {
         const ledger = await newOutputsLedger();
-        for (const key of [M1, 'not-a-uuid', '']) {
+        for (const key of [M1, 'not-a-key', '']) {
             await expect(ledger.evaluate(ORG1, (s) => s.models.getModel(key))).rejects.toThrow(
                 `OE0002: model with key "${key}" not found`,
             );
@@ -361,7 +349,7 @@ describe('GetModel / GetComputeTaskOutputModels (behavior-assets §8.5)', () => 
     });
 
     it('§8.5 / §1.8: GetComputeTaskOutputModels lists the task models in model-key order; unknown or empty task keys give []', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await executingTask(ledger, T2);
         await registerModels(ledger, [newModel(M3, 'models'), newModel(M1, 'model')]);
         await registerModels(ledger, [newModel(M2, 'models', T2)]);
@@ -369,9 +357,9 @@ describe('GetModel / GetComputeTaskOutputModels (behavior-assets §8.5)', () => 
             s.models.getComputeTaskOutputModels({ compute_task_key: T1 }),
         );
         expect(listed.result.models.map((m) => m.key)).toEqual([M1, M3]);
-        for (const key of [uuid(0x7, 99), '']) {
+        for (const taskKey of [key(0x7, 99), '']) {
             const empty = await ledger.evaluate(ORG3, (s) =>
-                s.models.getComputeTaskOutputModels({ compute_task_key: key }),
+                s.models.getComputeTaskOutputModels({ compute_task_key: taskKey }),
             );
             expect(empty.result.models).toEqual([]);
         }
@@ -380,7 +368,7 @@ describe('GetModel / GetComputeTaskOutputModels (behavior-assets §8.5)', () => 
 
 describe('Disabling models (behavior-assets §8.6)', () => {
     it('§8.6 rule 10: disableModel removes the address, stores the model and emits MODEL DISABLED without address', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await registerModels(ledger, [newModel(M1)]);
         const res = await ledger.invoke(ORG2, async (s) => s.models.disableModel(await s.models.getModel(M1)));
         expect(res.result.address).toBeNull();
@@ -398,11 +386,11 @@ describe('Disabling models (behavior-assets §8.6)', () => {
     });
 
     it('§8.6: DisableOutput of a DONE task with final children disables its models (end to end with the task service)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await registerModels(ledger, [newModel(M1)]);
-        await taskAction(ledger, T1, A.TASK_ACTION_DONE);
-        await registerTasks(ledger, newTask(T2, { parents: [T1] }));
-        await taskAction(ledger, T2, A.TASK_ACTION_CANCELED, ORG1);
+        await act(ledger, ORG2, T1, A.TASK_ACTION_DONE);
+        await register(ledger, [newTask(T2, { parents: [T1] })]);
+        await act(ledger, ORG1, T2, A.TASK_ACTION_CANCELED);
         const res = await ledger.invoke(ORG2, (s) =>
             s.computeTasks.disableOutput({ compute_task_key: T1, identifier: 'model' }),
         );
@@ -413,7 +401,7 @@ describe('Disabling models (behavior-assets §8.6)', () => {
 
 describe('ModelService contract (api.md §2.8)', () => {
     it('§8.1-§8.5 through the contract: RegisterModel, RegisterModels, GetModel and GetComputeTaskOutputModels', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const one = await ledger.rpc<orchestrator.Model>(ORG2, 'RegisterModel', newModel(M1));
         expect(one.key).toBe(M1);
         const batch = await ledger.rpc<orchestrator.RegisterModelsResponse>(ORG2, 'RegisterModels', {
@@ -426,14 +414,14 @@ describe('ModelService contract (api.md §2.8)', () => {
             compute_task_key: T1,
         });
         expect(listed.models.map((m) => m.key)).toEqual([M1, M2, M3]);
-        await expect(ledger.rpc(ORG3, 'GetModel', { key: uuid(0xb, 9) })).rejects.toThrow(/^OE0002: /);
+        await expect(ledger.rpc(ORG3, 'GetModel', { key: key(0xb, 9) })).rejects.toThrow(/^OE0002: /);
         await expect(ledger.rpc(ORG2, 'RegisterModels', { models: [] })).rejects.toThrow(
             /^OE0003: no model to register/,
         );
     });
 
     it('§8.2: a failed RegisterModels call writes nothing and sets no chaincode event', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const before = ledger.world.keys();
         const arg = orchestrator.RegisterModelsParam.encode({ models: [newModel(M1), newModel(M2)] }).finish();
         const res = await ledger.submit(ORG2, 'orchestrator.model:RegisterModels', arg);
@@ -447,7 +435,7 @@ describe('ModelService contract (api.md §2.8)', () => {
 // Keep the fixture's function definition in sight: the rules above rely on these output declarations.
 describe('fixture', () => {
     it('§8.3 fixture: FN declares model (single), models (multiple), perf (PERFORMANCE) and raw (ASSET_UNKNOWN)', () => {
-        const outputs = newFunction(FN).outputs ?? {};
+        const outputs = outputsFunction(FN).outputs ?? {};
         expect(Object.keys(outputs).sort()).toEqual(['model', 'models', 'perf', 'raw']);
         expect(outputs.models?.multiple).toBe(true);
     });

@@ -1,9 +1,7 @@
 import { orchestrator } from '@substra-fabric/api';
 import { describe, expect, it } from 'vitest';
 import { newTestLedger } from './support/ledger';
-
-const ORG1 = 'MyOrg1MSP';
-const ORG2 = 'MyOrg2MSP';
+import { ORG1, ORG2 } from './support/fixtures';
 
 describe('organization service (behavior-assets §2)', () => {
     it('§2.1 rules 3, 5 / §1.1 rule 3 / §1.3: RegisterOrganization registers the requester itself, with the transaction time as creation date', async () => {

@@ -10,27 +10,26 @@ import {
     address,
     asJson,
     eventSummary,
-    executingTask,
     expectRejected,
     getTask,
     newOutputsLedger,
     newTask,
-    registerTasks,
-    taskAction,
-    uuid,
-} from './outputs-fixtures';
+    key,
+    T1,
+    T2,
+    newExecutingTaskLedger,
+    T3,
+    act,
+    register,
+} from './support/fixtures';
 import type { TestLedger, TxOptions } from './support/ledger';
 import { descendingTaskKey, performanceKey } from '../src/service/performance';
-
-const T1 = uuid(0x7, 1);
-const T2 = uuid(0x7, 2);
-const T3 = uuid(0x7, 3);
 
 function newPerformance(task = T1, identifier = 'perf', value = 0.5): orchestrator.INewPerformance {
     return { compute_task_key: task, compute_task_output_identifier: identifier, performance_value: value };
 }
 
-async function register(ledger: TestLedger, perf: orchestrator.INewPerformance, options?: TxOptions) {
+async function registerPerformance(ledger: TestLedger, perf: orchestrator.INewPerformance, options?: TxOptions) {
     return ledger.invoke(ORG2, (s) => s.performances.registerPerformance(perf), options);
 }
 
@@ -44,15 +43,9 @@ function keysOf(response: orchestrator.QueryPerformancesResponse): string[] {
     );
 }
 
-async function ledgerWithExecutingTask(): Promise<TestLedger> {
-    const ledger = await newOutputsLedger();
-    await executingTask(ledger, T1);
-    return ledger;
-}
-
 describe('RegisterPerformance (behavior-assets §9.1)', () => {
     it('§9.1 rule 1: missing fields give InvalidAsset OE0101 "performance is not valid", nothing written', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -68,14 +61,14 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     });
 
     it('§9.1 rule 1: performance_value is not validated (0 is accepted)', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        const res = await register(ledger, newPerformance(T1, 'perf', 0));
+        const ledger = await newExecutingTaskLedger();
+        const res = await registerPerformance(ledger, newPerformance(T1, 'perf', 0));
         expect(res.result.performance_value).toBe(0);
     });
 
     it('§9.1 rule 2: an unknown task is NotFound OE0002', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        const unknown = uuid(0x7, 99);
+        const ledger = await newExecutingTaskLedger();
+        const unknown = key(0x7, 99);
         await expectRejected(
             ledger,
             ORG2,
@@ -85,7 +78,7 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     });
 
     it('§9.1 rule 3: a requester other than the worker gets PermissionDenied OE0102', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG1,
@@ -96,14 +89,14 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
 
     it('§9.1 rule 4: a task that is not EXECUTING gives BadRequest OE0003 naming its status', async () => {
         const ledger = await newOutputsLedger();
-        await registerTasks(ledger, newTask(T1));
+        await register(ledger, [newTask(T1)]);
         await expectRejected(
             ledger,
             ORG2,
             (s) => s.performances.registerPerformance(newPerformance()),
             'OE0003: cannot register performance for task with status "STATUS_WAITING_FOR_EXECUTOR_SLOT"',
         );
-        await taskAction(ledger, T1, A.TASK_ACTION_CANCELED, ORG1);
+        await act(ledger, ORG1, T1, A.TASK_ACTION_CANCELED);
         await expectRejected(
             ledger,
             ORG2,
@@ -113,7 +106,7 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     });
 
     it('§9.1 rule 5: an identifier the task does not declare gives MissingTaskOutput OE0106', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await expectRejected(
             ledger,
             ORG2,
@@ -123,16 +116,16 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     });
 
     it('§9.1 rule 6 (quirk): the function output kind is not checked, a performance may go on a MODEL output', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        const res = await register(ledger, newPerformance(T1, 'model', 3));
+        const ledger = await newExecutingTaskLedger();
+        const res = await registerPerformance(ledger, newPerformance(T1, 'model', 3));
         expect(res.result.compute_task_output_identifier).toBe('model');
         const records = await ledger.evaluate(ORG1, (s) => s.computeTasks.getOutputAssets(T1, 'model'));
         expect(records.result.map((r) => [r.asset_kind, r.asset_key])).toEqual([[K.ASSET_PERFORMANCE, `${T1}|model`]]);
     });
 
     it('§9.1 rule 8: a second performance for (task, identifier) is Conflict OE0006 with the derived key', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        await register(ledger, newPerformance());
+        const ledger = await newExecutingTaskLedger();
+        await registerPerformance(ledger, newPerformance());
         await expectRejected(
             ledger,
             ORG2,
@@ -142,23 +135,23 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     });
 
     it('§9.1 rule 8: the output-asset counter of §8.3 is not applied (a model already on the output does not block)', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG2, (s) =>
             s.models.registerModel({
-                key: uuid(0xb, 1),
+                key: key(0xb, 1),
                 compute_task_key: T1,
                 compute_task_output_identifier: 'model',
                 address: address(),
             }),
         );
-        await register(ledger, newPerformance(T1, 'model'));
+        await registerPerformance(ledger, newPerformance(T1, 'model'));
         const records = await ledger.evaluate(ORG1, (s) => s.computeTasks.getOutputAssets(T1, 'model'));
         expect(records.result.map((r) => r.asset_kind)).toEqual([K.ASSET_MODEL, K.ASSET_PERFORMANCE]);
     });
 
     it('§9.1 rule 9: the stored performance has the tx time as creation date and the value as a 32-bit float', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        const res = await register(ledger, newPerformance(T1, 'perf', 0.1), {
+        const ledger = await newExecutingTaskLedger();
+        const res = await registerPerformance(ledger, newPerformance(T1, 'perf', 0.1), {
             timestamp: { seconds: 1_800_000_000, nanos: 7 },
         });
         expect(res.result.compute_task_key).toBe(T1);
@@ -172,8 +165,8 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     });
 
     it('§9.1 rules 10-11: PERFORMANCE CREATED keyed "<task>|<identifier>", then the output-asset event keyed by the task', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        const res = await register(ledger, newPerformance());
+        const ledger = await newExecutingTaskLedger();
+        const res = await registerPerformance(ledger, newPerformance());
         expect(eventSummary(res.events)).toEqual([
             ['ASSET_PERFORMANCE', 'EVENT_ASSET_CREATED', `${T1}|perf`],
             ['ASSET_COMPUTE_TASK_OUTPUT_ASSET', 'EVENT_ASSET_CREATED', T1],
@@ -189,8 +182,8 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     });
 
     it('§9.1: registering a performance does not change the task status', async () => {
-        const ledger = await ledgerWithExecutingTask();
-        await register(ledger, newPerformance());
+        const ledger = await newExecutingTaskLedger();
+        await registerPerformance(ledger, newPerformance());
         expect((await getTask(ledger, T1)).status).toBe(S.STATUS_EXECUTING);
     });
 });
@@ -202,16 +195,20 @@ describe('QueryPerformances (behavior-assets §9.2, §1.8)', () => {
      */
     async function populated(): Promise<TestLedger> {
         const ledger = await newOutputsLedger();
-        await registerTasks(ledger, newTask(T1), newTask(T2), newTask(T3));
+        await register(ledger, [newTask(T1), newTask(T2), newTask(T3)]);
         for (const task of [T1, T2, T3]) {
-            await taskAction(ledger, task, A.TASK_ACTION_EXECUTING);
+            await act(ledger, ORG2, task, A.TASK_ACTION_EXECUTING);
         }
         const first = { seconds: 1_900_000_000, nanos: 5 };
-        await register(ledger, newPerformance(T2), { timestamp: first });
-        await register(ledger, newPerformance(T3), { timestamp: first });
-        await register(ledger, newPerformance(T1), { timestamp: first });
-        await register(ledger, newPerformance(T3, 'model'), { timestamp: { seconds: 1_900_000_001, nanos: 0 } });
-        await register(ledger, newPerformance(T1, 'model'), { timestamp: { seconds: 1_900_000_000, nanos: 6 } });
+        await registerPerformance(ledger, newPerformance(T2), { timestamp: first });
+        await registerPerformance(ledger, newPerformance(T3), { timestamp: first });
+        await registerPerformance(ledger, newPerformance(T1), { timestamp: first });
+        await registerPerformance(ledger, newPerformance(T3, 'model'), {
+            timestamp: { seconds: 1_900_000_001, nanos: 0 },
+        });
+        await registerPerformance(ledger, newPerformance(T1, 'model'), {
+            timestamp: { seconds: 1_900_000_000, nanos: 6 },
+        });
         return ledger;
     }
 
@@ -228,7 +225,7 @@ describe('QueryPerformances (behavior-assets §9.2, §1.8)', () => {
             `${T3}|perf`,
             `${T3}|model`,
         ]);
-        expect(keysOf(await query(ledger, { filter: { compute_task_key: uuid(0x7, 99) } }))).toEqual([]);
+        expect(keysOf(await query(ledger, { filter: { compute_task_key: key(0x7, 99) } }))).toEqual([]);
     });
 
     it('§9.2: the compute_task_output_identifier filter keeps that output, date ascending then task descending', async () => {
@@ -298,7 +295,7 @@ describe('QueryPerformances (behavior-assets §9.2, §1.8)', () => {
     });
 
     it('§9.2 order helper: descendingTaskKey reverses the byte order of lower-case UUIDs', () => {
-        const keys = [uuid(1, 2), uuid(1, 10), uuid(0xfff, 0), uuid(0, 0xabc), 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
+        const keys = [key(1, 2), key(1, 10), key(0xfff, 0), key(0, 0xabc), 'ffffffff-ffff-ffff-ffff-ffffffffffff'];
         const ascending = [...keys].sort();
         const byDescendingKey = [...keys].sort((a, b) => {
             const da = descendingTaskKey(a);
@@ -312,7 +309,7 @@ describe('QueryPerformances (behavior-assets §9.2, §1.8)', () => {
 
 describe('PerformanceService contract (api.md §2.9)', () => {
     it('§9.1-§9.2 through the contract: RegisterPerformance then QueryPerformances', async () => {
-        const ledger = await ledgerWithExecutingTask();
+        const ledger = await newExecutingTaskLedger();
         const perf = await ledger.rpc<orchestrator.Performance>(
             ORG2,
             'RegisterPerformance',

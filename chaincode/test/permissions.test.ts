@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { newTestLedger, type TestLedger } from './support/ledger';
-import { ORG1, ORG2, ORG3, registerOrganizations } from './assets-fixtures';
+import type { TestLedger } from './support/ledger';
+import { ORG1, ORG2, ORG3, newOrgsLedger } from './support/fixtures';
 import {
     canDownload,
     canProcess,
@@ -16,8 +16,7 @@ import {
 let ledger: TestLedger;
 
 beforeEach(async () => {
-    ledger = newTestLedger();
-    await registerOrganizations(ledger, ORG1, ORG2);
+    ledger = await newOrgsLedger(ORG1, ORG2);
 });
 
 function create(owner: string, input: Parameters<typeof createPermission>[2]) {

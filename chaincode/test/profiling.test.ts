@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
 import { newTestLedger, type TestLedger } from './support/ledger';
-import { KEY1, ORG3, expectRejected } from './assets-fixtures';
+import { KEY1, ORG3, expectRejected } from './support/fixtures';
 
 let ledger: TestLedger;
 

@@ -1,5 +1,5 @@
 import { orchestrator } from '@substra-fabric/api';
-import { ORG1, ORG2, key } from '../computetask-fixtures';
+import { ORG1, ORG2, key } from '../support/fixtures';
 import type { DeterminismFlow } from '../support/determinism';
 
 const ignore = (): undefined => undefined;

@@ -1,38 +1,28 @@
-import { orchestrator } from '@substra-fabric/api';
 import {
     FS,
-    K,
     ORG1,
     PLAN,
     PLAN2,
     key,
     output,
     plainTask,
-    publicPermissions,
-    seedFunction,
-    seedTaskWorld,
-} from '../computetask-fixtures';
+    plainFunction,
+    registerFunction,
+    buildTaskWorld,
+    FA,
+    ORG2,
+} from '../support/fixtures';
 import type { DeterminismFlow } from '../support/determinism';
-
-const FA = orchestrator.FunctionAction;
 
 /** Function build status driving tasks across plans (§3.7): BUILDING, READY with and without DONE parents, FAILED. */
 export const flow: DeterminismFlow = {
     name: 'compute tasks driven by their function',
     async run(ledger) {
-        await seedTaskWorld(ledger);
+        await buildTaskWorld(ledger);
         const building = key(0xf0, 1);
         const failing = key(0xf0, 2);
         for (const fn of [building, failing]) {
-            seedFunction(ledger, {
-                key: fn,
-                owner: ORG1,
-                name: 'waiting',
-                permissions: publicPermissions(),
-                status: FS.FUNCTION_STATUS_WAITING,
-                inputs: { models: { kind: K.ASSET_MODEL, multiple: true, optional: true } },
-                outputs: { model: { kind: K.ASSET_MODEL } },
-            });
+            await registerFunction(ledger, plainFunction(fn, 'waiting'), FS.FUNCTION_STATUS_WAITING);
         }
         const t = (n: number) => key(0xb1, n);
         await ledger.rpc(ORG1, 'RegisterTasks', {
@@ -44,8 +34,8 @@ export const flow: DeterminismFlow = {
                 plainTask(t(5), [], { function_key: failing, outputs: { model: output({ public: true }) } }),
             ],
         });
-        await ledger.rpc('MyOrg2MSP', 'RegisterTasks', {
-            tasks: [plainTask(t(6), [], { function_key: failing, compute_plan_key: PLAN2, worker: 'MyOrg2MSP' })],
+        await ledger.rpc(ORG2, 'RegisterTasks', {
+            tasks: [plainTask(t(6), [], { function_key: failing, compute_plan_key: PLAN2, worker: ORG2 })],
         });
         for (const fn of [building, failing]) {
             await ledger.rpc(ORG1, 'ApplyFunctionAction', { function_key: fn, action: FA.FUNCTION_ACTION_BUILDING });

@@ -1,6 +1,6 @@
 import { orchestrator } from '@substra-fabric/api';
 import {
-    ADDRESS,
+    address,
     DM1,
     DS1,
     DS2,
@@ -13,12 +13,12 @@ import {
     output,
     parentInput,
     plainTask,
-    seedTaskWorld,
+    buildTaskWorld,
     trainTask,
-} from '../computetask-fixtures';
+    A,
+} from '../support/fixtures';
 import type { DeterminismFlow } from '../support/determinism';
 
-const A = orchestrator.ComputeTaskAction;
 const ignore = (): undefined => undefined;
 
 /**
@@ -29,7 +29,7 @@ const ignore = (): undefined => undefined;
 export const flow: DeterminismFlow = {
     name: 'compute tasks',
     async run(ledger) {
-        await seedTaskWorld(ledger);
+        await buildTaskWorld(ledger);
         const root = key(0xb0, 1);
         const childA = key(0xb0, 3);
         const childB = key(0xb0, 2);
@@ -56,7 +56,7 @@ export const flow: DeterminismFlow = {
                     key: key(0xc0, 1),
                     compute_task_key: root,
                     compute_task_output_identifier: 'model',
-                    address: ADDRESS,
+                    address: address(),
                 },
             ],
         });

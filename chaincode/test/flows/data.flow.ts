@@ -1,16 +1,12 @@
 import type { orchestrator } from '@substra-fabric/api';
 import type { DeterminismFlow } from '../support/determinism';
-
-const ORG1 = 'MyOrg1MSP';
-const ORG2 = 'MyOrg2MSP';
-const DM1 = '0000000d-0000-4000-8000-000000000001';
-const DM2 = '0000000d-0000-4000-8000-000000000002';
+import { DM1, DM2, ORG1, ORG2, key } from '../support/fixtures';
 const CHECKSUM = 'B'.repeat(64);
 
-function newDataManager(key: string, logsPublic: boolean): orchestrator.INewDataManager {
+function newDataManager(dmKey: string, logsPublic: boolean): orchestrator.INewDataManager {
     return {
-        key,
-        name: `manager ${key.slice(-1)}`,
+        key: dmKey,
+        name: `manager ${dmKey.slice(-1)}`,
         new_permissions: { public: false, authorized_ids: [ORG2] },
         description: { checksum: CHECKSUM, storage_address: 'https://org1.example/description' },
         opener: { checksum: CHECKSUM, storage_address: 'https://org1.example/opener' },
@@ -22,7 +18,7 @@ function newDataManager(key: string, logsPublic: boolean): orchestrator.INewData
 
 function sample(n: number, managers: string[]): orchestrator.INewDataSample {
     return {
-        key: `0000000e-0000-4000-8000-00000000000${n}`,
+        key: key(0xe, n),
         data_manager_keys: managers,
         checksum: CHECKSUM,
         test_only: true,

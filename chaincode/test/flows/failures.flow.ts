@@ -1,10 +1,21 @@
-import { orchestrator } from '@substra-fabric/api';
 import type { DeterminismFlow } from '../support/determinism';
-import { A, FN, FS, ORG1, ORG2, ORG3, PLAN, newTask, registerFunction, uuid } from '../outputs-fixtures';
+import {
+    A,
+    FN,
+    FS,
+    ORG1,
+    ORG2,
+    ORG3,
+    key,
+    newTask,
+    outputsFunction,
+    registerFunction,
+    ET,
+    FAK,
+    buildOutputsWorld,
+} from '../support/fixtures';
 
-const E = orchestrator.ErrorType;
-const F = orchestrator.FailedAssetKind;
-const BUILDING_FN = uuid(0xf, 9);
+const BUILDING_FN = key(0xf, 9);
 const logs = { checksum: 'd'.repeat(64), storage_address: 'https://backend-org-2.example/logs' };
 
 /**
@@ -14,61 +25,57 @@ const logs = { checksum: 'd'.repeat(64), storage_address: 'https://backend-org-2
 export const flow: DeterminismFlow = {
     name: 'failure reports and profiling',
     async run(ledger) {
-        for (const org of [ORG1, ORG2, ORG3]) {
-            await ledger.rpc(org, 'RegisterOrganization', { address: '' });
-        }
-        await registerFunction(ledger, FN, FS.FUNCTION_STATUS_READY);
-        await registerFunction(ledger, BUILDING_FN, FS.FUNCTION_STATUS_BUILDING);
-        await ledger.rpc(ORG1, 'RegisterPlan', { key: PLAN, name: 'plan' });
+        await buildOutputsWorld(ledger);
+        await registerFunction(ledger, outputsFunction(BUILDING_FN), FS.FUNCTION_STATUS_BUILDING);
         await ledger.rpc(ORG1, 'RegisterTasks', {
             tasks: [
-                newTask(uuid(2, 1)),
-                newTask(uuid(2, 4), { functionKey: BUILDING_FN }),
-                newTask(uuid(2, 3), { functionKey: BUILDING_FN }),
-                newTask(uuid(2, 2), { functionKey: BUILDING_FN, worker: ORG3 }),
+                newTask(key(2, 1)),
+                newTask(key(2, 4), { functionKey: BUILDING_FN }),
+                newTask(key(2, 3), { functionKey: BUILDING_FN }),
+                newTask(key(2, 2), { functionKey: BUILDING_FN, worker: ORG3 }),
             ],
         });
-        await ledger.rpc(ORG2, 'ApplyTaskAction', { compute_task_key: uuid(2, 1), action: A.TASK_ACTION_EXECUTING });
+        await ledger.rpc(ORG2, 'ApplyTaskAction', { compute_task_key: key(2, 1), action: A.TASK_ACTION_EXECUTING });
         // Refused: not the worker; missing logs address.
         await ledger
             .rpc(ORG3, 'RegisterFailureReport', {
-                asset_key: uuid(2, 1),
-                asset_type: F.FAILED_ASSET_COMPUTE_TASK,
-                error_type: E.ERROR_TYPE_EXECUTION,
+                asset_key: key(2, 1),
+                asset_type: FAK.FAILED_ASSET_COMPUTE_TASK,
+                error_type: ET.ERROR_TYPE_EXECUTION,
                 logs_address: logs,
             })
             .catch(() => undefined);
         await ledger
             .rpc(ORG2, 'RegisterFailureReport', {
-                asset_key: uuid(2, 1),
-                asset_type: F.FAILED_ASSET_COMPUTE_TASK,
-                error_type: E.ERROR_TYPE_EXECUTION,
+                asset_key: key(2, 1),
+                asset_type: FAK.FAILED_ASSET_COMPUTE_TASK,
+                error_type: ET.ERROR_TYPE_EXECUTION,
             })
             .catch(() => undefined);
         await ledger.rpc(ORG2, 'RegisterFailureReport', {
-            asset_key: uuid(2, 1),
-            asset_type: F.FAILED_ASSET_COMPUTE_TASK,
-            error_type: E.ERROR_TYPE_EXECUTION,
+            asset_key: key(2, 1),
+            asset_type: FAK.FAILED_ASSET_COMPUTE_TASK,
+            error_type: ET.ERROR_TYPE_EXECUTION,
             logs_address: logs,
         });
         await ledger.rpc(ORG1, 'RegisterFailureReport', {
             asset_key: BUILDING_FN,
-            asset_type: F.FAILED_ASSET_FUNCTION,
-            error_type: E.ERROR_TYPE_BUILD,
+            asset_type: FAK.FAILED_ASSET_FUNCTION,
+            error_type: ET.ERROR_TYPE_BUILD,
             logs_address: logs,
         });
         await ledger
             .rpc(ORG1, 'RegisterFailureReport', {
                 asset_key: FN,
-                asset_type: F.FAILED_ASSET_FUNCTION,
-                error_type: E.ERROR_TYPE_INTERNAL,
+                asset_type: FAK.FAILED_ASSET_FUNCTION,
+                error_type: ET.ERROR_TYPE_INTERNAL,
             })
             .catch(() => undefined);
         await ledger.rpc(ORG3, 'GetFailureReport', { asset_key: BUILDING_FN });
         await ledger.rpc(ORG3, 'RegisterProfilingStep', { asset_key: FN, step: 'build image', duration: 1500 });
-        await ledger.rpc(ORG2, 'RegisterProfilingStep', { asset_key: uuid(2, 1), step: 'save', duration: 7 });
+        await ledger.rpc(ORG2, 'RegisterProfilingStep', { asset_key: key(2, 1), step: 'save', duration: 7 });
         await ledger
-            .rpc(ORG2, 'RegisterProfilingStep', { asset_key: uuid(2, 1), step: '', duration: 7 })
+            .rpc(ORG2, 'RegisterProfilingStep', { asset_key: key(2, 1), step: '', duration: 7 })
             .catch(() => undefined);
         await ledger.rpc(ORG1, 'QueryVersion', {});
     },

@@ -1,20 +1,16 @@
-import { orchestrator } from '@substra-fabric/api';
+import type { orchestrator } from '@substra-fabric/api';
 import type { DeterminismFlow } from '../support/determinism';
+import { FA, K, ORG1, ORG2, PLAN, key } from '../support/fixtures';
 
-const K = orchestrator.AssetKind;
-const FA = orchestrator.FunctionAction;
-const ORG1 = 'MyOrg1MSP';
-const ORG2 = 'MyOrg2MSP';
-const PLAN = '0000000a-0000-4000-8000-000000000001';
-const FN_READY = '0000000f-0000-4000-8000-000000000001';
-const FN_FAILED = '0000000f-0000-4000-8000-000000000002';
-const FN_CANCELED = '0000000f-0000-4000-8000-000000000003';
+const FN_READY = key(0xf, 1);
+const FN_FAILED = key(0xf, 2);
+const FN_CANCELED = key(0xf, 3);
 const CHECKSUM = 'a'.repeat(64);
 
-function newFunction(key: string): orchestrator.INewFunction {
+function newFunction(fnKey: string): orchestrator.INewFunction {
     return {
-        key,
-        name: `function ${key.slice(-1)}`,
+        key: fnKey,
+        name: `function ${fnKey.slice(-1)}`,
         description: { checksum: CHECKSUM, storage_address: 'https://org1.example/description' },
         archive: { checksum: CHECKSUM, storage_address: 'https://org1.example/archive' },
         // Ids given out of order and repeated: kept as given, the owner appended.
@@ -29,9 +25,9 @@ function newFunction(key: string): orchestrator.INewFunction {
     };
 }
 
-function task(key: string, functionKey: string): orchestrator.INewComputeTask {
+function task(taskKey: string, functionKey: string): orchestrator.INewComputeTask {
     return {
-        key,
+        key: taskKey,
         function_key: functionKey,
         compute_plan_key: PLAN,
         worker: ORG2,
@@ -53,14 +49,14 @@ export const flow: DeterminismFlow = {
         await ledger.rpc(ORG1, 'RegisterOrganization', { address: '' });
         await ledger.rpc(ORG2, 'RegisterOrganization', { address: '' });
         await ledger.rpc(ORG1, 'RegisterPlan', { key: PLAN, name: 'plan' });
-        for (const key of [FN_READY, FN_FAILED, FN_CANCELED]) {
-            await ledger.rpc(ORG1, 'RegisterFunction', newFunction(key));
+        for (const fnKey of [FN_READY, FN_FAILED, FN_CANCELED]) {
+            await ledger.rpc(ORG1, 'RegisterFunction', newFunction(fnKey));
         }
         await ledger.rpc(ORG1, 'RegisterFunction', newFunction(FN_READY)).catch(() => undefined);
         // Tasks registered in reverse key order, in one batch, for each function.
         for (const [n, functionKey] of [FN_READY, FN_FAILED, FN_CANCELED].entries()) {
             await ledger.rpc(ORG1, 'RegisterTasks', {
-                tasks: [3, 2, 1].map((i) => task(`0000000${n + 1}-0000-4000-8000-00000000000${i}`, functionKey)),
+                tasks: [3, 2, 1].map((i) => task(key(n + 1, i), functionKey)),
             });
         }
         for (const functionKey of [FN_READY, FN_FAILED, FN_CANCELED]) {

@@ -1,9 +1,9 @@
 import type { DeterminismFlow } from '../support/determinism';
-import { A, FN, FS, ORG1, ORG2, ORG3, PLAN, address, newTask, registerFunction, uuid } from '../outputs-fixtures';
+import { A, ORG1, ORG2, address, key, newTask, buildOutputsWorld } from '../support/fixtures';
 
-const PARENT = uuid(1, 1);
-const CHILD = uuid(1, 2);
-const OTHER = uuid(1, 3);
+const PARENT = key(1, 1);
+const CHILD = key(1, 2);
+const OTHER = key(1, 3);
 
 /**
  * Models and performances: a batch of models on single and multiple outputs, a performance, a refused batch,
@@ -12,11 +12,7 @@ const OTHER = uuid(1, 3);
 export const flow: DeterminismFlow = {
     name: 'models and performances',
     async run(ledger) {
-        for (const org of [ORG1, ORG2, ORG3]) {
-            await ledger.rpc(org, 'RegisterOrganization', { address: '' });
-        }
-        await registerFunction(ledger, FN, FS.FUNCTION_STATUS_READY);
-        await ledger.rpc(ORG1, 'RegisterPlan', { key: PLAN, name: 'plan' });
+        await buildOutputsWorld(ledger);
         await ledger.rpc(ORG1, 'RegisterTasks', {
             tasks: [newTask(PARENT), newTask(CHILD, { parents: [PARENT] }), newTask(OTHER)],
         });
@@ -24,19 +20,19 @@ export const flow: DeterminismFlow = {
         await ledger.rpc(ORG2, 'RegisterModels', {
             models: [
                 {
-                    key: uuid(0xb, 3),
+                    key: key(0xb, 3),
                     compute_task_key: PARENT,
                     compute_task_output_identifier: 'models',
                     address: address(3),
                 },
                 {
-                    key: uuid(0xb, 1),
+                    key: key(0xb, 1),
                     compute_task_key: PARENT,
                     compute_task_output_identifier: 'model',
                     address: address(1),
                 },
                 {
-                    key: uuid(0xb, 2),
+                    key: key(0xb, 2),
                     compute_task_key: PARENT,
                     compute_task_output_identifier: 'models',
                     address: address(2),
@@ -51,7 +47,7 @@ export const flow: DeterminismFlow = {
         // Refused: unique output already registered; duplicate performance.
         await ledger
             .rpc(ORG2, 'RegisterModel', {
-                key: uuid(0xb, 4),
+                key: key(0xb, 4),
                 compute_task_key: PARENT,
                 compute_task_output_identifier: 'model',
                 address: address(4),
