@@ -17,6 +17,7 @@ RUN npm ci --ignore-scripts \
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+ENV ORCHESTRATOR_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=probe /out/grpc-health-probe /bin/grpc_health_probe
 COPY --from=build /src/node_modules ./node_modules

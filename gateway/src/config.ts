@@ -51,6 +51,8 @@ export interface GatewayConfig {
     readonly retry: RetryPolicy;
     readonly stateDir: string;
     readonly maxReceiveMessageBytes: number;
+    /** Most submits in flight at once (0 = no bound). */
+    readonly maxConcurrentSubmits: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -58,20 +60,26 @@ type Env = Readonly<Record<string, string | undefined>>;
 const DURATION_UNITS: Readonly<Record<string, number>> = {
     ns: 1e-6,
     us: 1e-3,
-    µs: 1e-3,
+    '\u00b5s': 1e-3, // micro sign
+    '\u03bcs': 1e-3, // Greek mu
+
     ms: 1,
     s: 1000,
     m: 60_000,
     h: 3_600_000,
 };
 
-/** Parse a Go duration (`500ms`, `20s`, `1m30s`, `1.5h`) into milliseconds. A bare number is milliseconds. */
+/**
+ * Parse a Go duration (`500ms`, `20s`, `1m30s`, `1.5h`, `.5s`, `+2s`) into milliseconds, as Go's
+ * `time.ParseDuration` does (negative durations are refused: none makes sense here). A bare number is
+ * milliseconds (Go accepts only `0`).
+ */
 export function parseDuration(text: string): number {
-    const trimmed = text.trim();
+    const trimmed = text.trim().replace(/^\+/, '');
     if (/^\d+(\.\d+)?$/.test(trimmed)) {
         return Number(trimmed);
     }
-    const part = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+    const part = /(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)/gu;
     let total = 0;
     let consumed = 0;
     for (const match of trimmed.matchAll(part)) {
@@ -132,6 +140,58 @@ export function parseChannelConfig(text: string): ChannelConfig {
         }
     }
     return { channels, chaincodes };
+}
+
+/**
+ * The peer of a fabric-sdk-go connection profile (`ORCHESTRATOR_NETWORK_CONFIG`, the file the Substra
+ * chart renders): the first peer of the organization whose `mspid` is `mspId` (else of
+ * `client.organization`), its `url` (scheme removed), `tlsCACerts.path` and
+ * `grpcOptions.ssl-target-name-override`, and the client TLS pair `client.tlsCerts.client`; plus
+ * that organization's `mspid`.
+ */
+export function peerFromConnectionProfile(
+    text: string,
+    mspId: string,
+): { readonly peer: Partial<PeerConfig>; readonly mspId: string | undefined } {
+    const doc: unknown = parseYaml(text);
+    const get = (value: unknown, ...keys: string[]): unknown => {
+        let current = value;
+        for (const key of keys) {
+            current = isRecord(current) ? current[key] : undefined;
+        }
+        return current;
+    };
+    const str = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+    const organizations = get(doc, 'organizations');
+    const orgs = isRecord(organizations) ? Object.entries(organizations) : [];
+    const clientOrg = str(get(doc, 'client', 'organization'));
+    const org =
+        orgs.find(([, o]) => mspId !== '' && get(o, 'mspid') === mspId)?.[1] ??
+        (clientOrg === undefined ? undefined : get(organizations, clientOrg));
+    const orgMspId = str(get(org, 'mspid'));
+    const orgPeers = get(org, 'peers');
+    const peers = get(doc, 'peers');
+    const name =
+        (Array.isArray(orgPeers) ? str(orgPeers[0]) : undefined) ?? Object.keys(isRecord(peers) ? peers : {})[0];
+    if (name === undefined) {
+        throw new Error('connection profile: no peer found');
+    }
+    const peer = get(peers, name);
+    const url = str(get(peer, 'url')) ?? name;
+    const result: Partial<Record<keyof PeerConfig, string>> = { endpoint: url.replace(/^grpcs?:\/\//, '') };
+    const optional: [keyof PeerConfig, unknown][] = [
+        ['tlsCaCertPath', get(peer, 'tlsCACerts', 'path')],
+        ['hostAlias', get(peer, 'grpcOptions', 'ssl-target-name-override')],
+        ['tlsClientCertPath', get(doc, 'client', 'tlsCerts', 'client', 'cert', 'path')],
+        ['tlsClientKeyPath', get(doc, 'client', 'tlsCerts', 'client', 'key', 'path')],
+    ];
+    for (const [key, value] of optional) {
+        const v = str(value);
+        if (v !== undefined) {
+            result[key] = v;
+        }
+    }
+    return { peer: result, mspId: orgMspId };
 }
 
 class EnvReader {
@@ -201,13 +261,34 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         throw new Error('ORCHESTRATOR_TLS_CLIENT_CA_CERT_DIR is required with mTLS or client MSP id verification');
     }
     const gatewayTimeoutMs = e.duration('ORCHESTRATOR_FABRIC_GATEWAY_TIMEOUT', '20s');
+    const networkConfig = e.str('ORCHESTRATOR_NETWORK_CONFIG', '');
+    let profilePeer: Partial<PeerConfig> = {};
+    let profileMspId: string | undefined;
+    if (networkConfig !== '') {
+        try {
+            const profile = peerFromConnectionProfile(
+                fs.readFileSync(networkConfig, 'utf8'),
+                e.str('ORCHESTRATOR_MSPID', ''),
+            );
+            profilePeer = profile.peer;
+            profileMspId = profile.mspId;
+        } catch (err) {
+            throw new Error(`ORCHESTRATOR_NETWORK_CONFIG: ${(err as Error).message}`, { cause: err });
+        }
+    }
+    // The identity of ORCHESTRATOR_FABRIC_CERT/KEY: ORCHESTRATOR_MSPID, else the profile's organization.
+    const mspId = e.str('ORCHESTRATOR_MSPID', profileMspId ?? '');
+    // Substra listens on every interface; under its chart (which sets ORCHESTRATOR_MODE and never
+    // ORCHESTRATOR_HOST) so must we, or the Service cannot reach the pod.
+    const defaultHost = e.str('ORCHESTRATOR_MODE', '') === '' ? '127.0.0.1' : '0.0.0.0';
+    const host = e.str('ORCHESTRATOR_HOST', defaultHost);
     return {
-        host: e.str('ORCHESTRATOR_HOST', '127.0.0.1'),
+        host,
         port: e.int('ORCHESTRATOR_PORT', 9000),
         metricsEnabled: e.bool('METRICS_ENABLED', true),
-        metricsHost: e.str('ORCHESTRATOR_METRICS_HOST', e.str('ORCHESTRATOR_HOST', '127.0.0.1')),
+        metricsHost: e.str('ORCHESTRATOR_METRICS_HOST', host),
         metricsPort: e.int('ORCHESTRATOR_METRICS_PORT', 8484),
-        logLevel: e.str('LOG_LEVEL', 'info').toLowerCase(),
+        logLevel: pinoLevel(e.str('LOG_LEVEL', 'info')),
         channelConfig: parseChannelConfig(fs.readFileSync(channelConfigPath, 'utf8')),
         defaultChaincode: e.str('ORCHESTRATOR_CHAINCODE', 'mycc'),
         tls,
@@ -215,13 +296,13 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         walletDir: e.str('ORCHESTRATOR_WALLET_DIR', ''),
         fabricCertPath: e.str('ORCHESTRATOR_FABRIC_CERT', ''),
         fabricKeyPath: e.str('ORCHESTRATOR_FABRIC_KEY', ''),
-        mspId: e.str('ORCHESTRATOR_MSPID', ''),
+        mspId,
         peer: {
-            endpoint: e.str('ORCHESTRATOR_PEER_ENDPOINT', 'localhost:7051'),
-            tlsCaCertPath: e.str('ORCHESTRATOR_PEER_TLS_CA_CERT', ''),
-            tlsClientCertPath: e.str('ORCHESTRATOR_PEER_TLS_CLIENT_CERT', ''),
-            tlsClientKeyPath: e.str('ORCHESTRATOR_PEER_TLS_CLIENT_KEY', ''),
-            hostAlias: e.str('ORCHESTRATOR_PEER_HOST_ALIAS', ''),
+            endpoint: e.str('ORCHESTRATOR_PEER_ENDPOINT', profilePeer.endpoint ?? 'localhost:7051'),
+            tlsCaCertPath: e.str('ORCHESTRATOR_PEER_TLS_CA_CERT', profilePeer.tlsCaCertPath ?? ''),
+            tlsClientCertPath: e.str('ORCHESTRATOR_PEER_TLS_CLIENT_CERT', profilePeer.tlsClientCertPath ?? ''),
+            tlsClientKeyPath: e.str('ORCHESTRATOR_PEER_TLS_CLIENT_KEY', profilePeer.tlsClientKeyPath ?? ''),
+            hostAlias: e.str('ORCHESTRATOR_PEER_HOST_ALIAS', profilePeer.hostAlias ?? ''),
         },
         gatewayTimeoutMs,
         retry: {
@@ -232,7 +313,22 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         },
         stateDir: path.resolve(e.str('ORCHESTRATOR_STATE_DIR', '.state/gateway')),
         maxReceiveMessageBytes: e.int('ORCHESTRATOR_GRPC_MAX_RECEIVE_MESSAGE_SIZE', 4 * 1024 * 1024),
+        maxConcurrentSubmits: e.int('ORCHESTRATOR_MAX_CONCURRENT_SUBMITS', 256),
     };
+}
+
+const PINO_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+/**
+ * The pino level of a zerolog level name (LOG_LEVEL, case-insensitive as in Substra): `panic` is
+ * `fatal`, `disabled` is `silent`, `warning` is `warn`; anything else unknown is `info` rather than a
+ * start-up failure.
+ */
+export function pinoLevel(name: string): string {
+    const level = name.trim().toLowerCase();
+    const aliases: Readonly<Record<string, string>> = { panic: 'fatal', disabled: 'silent', warning: 'warn' };
+    const mapped = aliases[level] ?? level;
+    return PINO_LEVELS.has(mapped) ? mapped : 'info';
 }
 
 /** Chaincode of a channel: the channel configuration's entry, else the default. */

@@ -4,19 +4,22 @@ import { StatusError } from './errors';
 import type { Checkpoint, EventStore, TransactionRecord } from './eventstore';
 import { splitDelimited } from './wire';
 
-/** One orchestration event of the index, with the fields QueryEvents filters and sorts on. */
+/**
+ * One orchestration event of the index: only the fields QueryEvents filters and sorts on, and where its
+ * bytes are in the store (read them with {@link EventIndex.bytesOf}). Nothing else of the event is kept
+ * in memory.
+ */
 export interface IndexedEvent {
     readonly id: string;
-    readonly transactionId: string;
-    readonly blockNumber: bigint;
-    /** The event exactly as the chaincode encoded it (without `channel`). */
-    readonly bytes: Uint8Array;
     readonly assetKey: string;
     readonly assetKind: number;
     readonly eventKind: number;
     readonly seconds: number;
     readonly nanos: number;
     readonly metadata: Readonly<Record<string, string>>;
+    /** Store position and length of the event exactly as the chaincode encoded it (without `channel`). */
+    readonly position: number;
+    readonly length: number;
 }
 
 /** Parameters of one QueryEvents page. */
@@ -104,29 +107,56 @@ export class PayloadError extends Error {
     }
 }
 
-/** Split a `chaincode-updates` payload into indexed events; throws {@link PayloadError}. */
-export function parseTransaction(record: TransactionRecord): IndexedEvent[] {
+/**
+ * Split a `chaincode-updates` payload into indexed events whose bytes start at store position
+ * `payloadPosition`; throws {@link PayloadError}.
+ */
+export function parseTransaction(record: TransactionRecord, payloadPosition = 0): IndexedEvent[] {
     try {
-        return decodeEvents(record);
+        return decodeEvents(record, payloadPosition);
     } catch (err) {
         throw new PayloadError(record.transactionId, err);
     }
 }
 
-function decodeEvents(record: TransactionRecord): IndexedEvent[] {
+const NO_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+const SHARED_METADATA_LIMIT = 4096;
+const sharedMetadata = new Map<string, Readonly<Record<string, string>>>();
+
+/**
+ * Event metadata repeats a lot (a few keys, a few values): identical maps share one frozen object
+ * (up to {@link SHARED_METADATA_LIMIT} distinct ones), which keeps the index small.
+ */
+function compactMetadata(metadata: Record<string, string>): Readonly<Record<string, string>> {
+    const entries = Object.entries(metadata);
+    if (entries.length === 0) {
+        return NO_METADATA;
+    }
+    const key = JSON.stringify(entries);
+    const shared = sharedMetadata.get(key);
+    if (shared !== undefined) {
+        return shared;
+    }
+    const copy = Object.freeze({ ...metadata });
+    if (sharedMetadata.size < SHARED_METADATA_LIMIT) {
+        sharedMetadata.set(key, copy);
+    }
+    return copy;
+}
+
+function decodeEvents(record: TransactionRecord, payloadPosition: number): IndexedEvent[] {
     return splitDelimited(record.payload).map((bytes) => {
         const event = orchestrator.Event.decode(bytes);
         return {
             id: event.id,
-            transactionId: record.transactionId,
-            blockNumber: record.blockNumber,
-            bytes,
             assetKey: event.asset_key,
             assetKind: event.asset_kind,
             eventKind: event.event_kind,
             seconds: event.timestamp?.seconds ?? 0,
             nanos: event.timestamp?.nanos ?? 0,
-            metadata: { ...event.metadata },
+            metadata: compactMetadata(event.metadata),
+            position: payloadPosition + bytes.byteOffset - record.payload.byteOffset,
+            length: bytes.length,
         };
     });
 }
@@ -147,11 +177,9 @@ export class EventIndex {
 
     constructor(store: EventStore) {
         this.#store = store;
-        const { records, checkpoint } = store.load();
-        for (const record of records) {
-            this.#add(record, parseTransaction(record));
-        }
-        this.#checkpoint = checkpoint;
+        this.#checkpoint = store.load((record, payloadPosition) => {
+            this.#add(record, parseTransaction(record, payloadPosition));
+        });
     }
 
     /** Number of events indexed. */
@@ -166,6 +194,11 @@ export class EventIndex {
 
     at(position: number): IndexedEvent | undefined {
         return this.#events[position];
+    }
+
+    /** The event's bytes as the chaincode encoded them, read from the store. */
+    bytesOf(event: IndexedEvent): Uint8Array {
+        return this.#store.read(event.position, event.length);
     }
 
     /** Position of an event id in chain order. */
@@ -186,8 +219,11 @@ export class EventIndex {
             return 0;
         }
         const events = parseTransaction(record);
-        this.#store.append(record);
-        this.#add(record, events);
+        const payloadPosition = this.#store.append(record);
+        this.#add(
+            record,
+            events.map((event) => ({ ...event, position: payloadPosition + event.position })),
+        );
         this.#checkpoint = { blockNumber: record.blockNumber, transactionId: record.transactionId };
         for (const wake of [...this.#waiters]) {
             wake();
@@ -281,7 +317,12 @@ export class EventIndex {
     }
 
     #add(record: TransactionRecord, events: IndexedEvent[]): void {
-        this.#transactions.add(record.transactionId);
+        // A slice of the first event id (`<txid>:<n>`) shares that string's memory.
+        const first = events[0]?.id;
+        const transactionId = first?.startsWith(`${record.transactionId}:`)
+            ? first.slice(0, record.transactionId.length)
+            : record.transactionId;
+        this.#transactions.add(transactionId);
         for (const event of events) {
             this.#positions.set(event.id, this.#events.length);
             this.#events.push(event);

@@ -1,6 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
 import { StatusError } from './errors';
+import { CHAINCODE_EVENT_NAME } from './eventhub';
 import type { EventIndex, IndexedEvent } from './eventindex';
 import type { FabricClient } from './fabric';
 import { lengthDelimitedField, withStringField } from './wire';
@@ -8,8 +9,8 @@ import { lengthDelimitedField, withStringField } from './wire';
 const EVENT_CHANNEL_FIELD = 5;
 
 /** An indexed event as sent to clients: the chaincode's bytes with `channel` set. */
-export function eventWithChannel(event: IndexedEvent, channel: string): Buffer {
-    return withStringField(event.bytes, EVENT_CHANNEL_FIELD, channel);
+export function eventWithChannel(index: EventIndex, event: IndexedEvent, channel: string): Buffer {
+    return withStringField(index.bytesOf(event), EVENT_CHANNEL_FIELD, channel);
 }
 
 /** Answer a QueryEvents request (binary QueryEventsParam) from the index; returns QueryEventsResponse bytes. */
@@ -21,7 +22,7 @@ export function queryEvents(index: EventIndex, channel: string, request: Uint8Ar
         pageSize: param.page_size,
         pageToken: param.page_token,
     });
-    const parts = page.events.map((event) => lengthDelimitedField(1, eventWithChannel(event, channel)));
+    const parts = page.events.map((event) => lengthDelimitedField(1, eventWithChannel(index, event, channel)));
     if (page.nextPageToken !== '') {
         parts.push(lengthDelimitedField(2, Buffer.from(page.nextPageToken, 'utf8')));
     }
@@ -34,6 +35,7 @@ export interface StartContext {
     readonly fabric: Pick<FabricClient, 'transactionBlock'>;
     readonly mspid: string;
     readonly channel: string;
+    readonly chaincode: string;
     readonly signal: AbortSignal;
 }
 
@@ -43,8 +45,11 @@ function notFound(id: string): StatusError {
 
 /**
  * Position of the first event to send after `startEventId` (0 when empty). An id the index does not
- * hold yet is looked up on the ledger by its transaction id; when the transaction exists, this waits
- * until the listener has indexed its block. Unknown ids, and ids missing from their transaction, fail.
+ * hold yet is looked up on the ledger by its transaction id: when the transaction is valid and emitted
+ * orchestration events, this waits until the listener has indexed it. Otherwise (unknown to the ledger,
+ * invalid, no `chaincode-updates` event), and for ids missing from their transaction, it fails at once.
+ * When Fabric cannot tell whether the transaction emitted events, it waits until the listener is past
+ * the transaction's block.
  */
 export async function startPosition(context: StartContext, startEventId: string): Promise<number> {
     if (startEventId === '') {
@@ -57,14 +62,18 @@ export async function startPosition(context: StartContext, startEventId: string)
         throw new StatusError(status.UNKNOWN, `invalid event id "${startEventId}"`);
     }
     if (index.positionOf(startEventId) === undefined && !index.hasTransaction(transactionId)) {
-        const block = await context.fabric.transactionBlock({
+        const location = await context.fabric.transactionBlock({
             mspid: context.mspid,
             channel: context.channel,
             transactionId,
+            chaincode: context.chaincode,
+            eventName: CHAINCODE_EVENT_NAME,
         });
-        if (block === undefined) {
+        // Unknown to the ledger, invalid, or without orchestration events: the listener never sees it.
+        if (location === undefined || location.emitted === false) {
             throw notFound(startEventId);
         }
+        const block = location.blockNumber;
         // Wait for the listener to reach the transaction's block; once past it, the event is not there.
         const pending = (): boolean =>
             !index.hasTransaction(transactionId) && (index.checkpoint?.blockNumber ?? -1n) <= block;
@@ -118,7 +127,7 @@ export async function streamEvents(
             continue;
         }
         next++;
-        if (!sink.write(eventWithChannel(event, channel))) {
+        if (!sink.write(eventWithChannel(index, event, channel))) {
             await drained(sink, signal);
         }
     }

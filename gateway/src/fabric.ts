@@ -45,6 +45,20 @@ export interface TransactionBlockRequest {
     readonly mspid: string;
     readonly channel: string;
     readonly transactionId: string;
+    /** Chaincode whose events matter (see {@link TransactionLocation.emitted}). */
+    readonly chaincode: string;
+    /** Name of the chaincode event that matters. */
+    readonly eventName: string;
+}
+
+/** Where a committed transaction is, and whether the event listener will ever see it. */
+export interface TransactionLocation {
+    readonly blockNumber: bigint;
+    /**
+     * Whether the transaction is valid and set a chaincode event of that name for that chaincode (only
+     * such transactions reach the listener); undefined when the implementation cannot tell.
+     */
+    readonly emitted: boolean | undefined;
 }
 
 /** What the gateway needs from Fabric. Implementations throw {@link InvocationError} on failure. */
@@ -55,8 +69,8 @@ export interface FabricClient {
     submit(request: InvokeRequest): Promise<Uint8Array>;
     /** Chaincode events of valid transactions from a start block on, live after the chain head. */
     chaincodeEvents(request: ChaincodeEventsRequest): Promise<CloseableAsyncIterable<ChaincodeEventRecord>>;
-    /** Block number of a committed transaction, or undefined when the ledger does not know it. */
-    transactionBlock(request: TransactionBlockRequest): Promise<bigint | undefined>;
+    /** Block of a committed transaction (qscc GetBlockByTxID), or undefined when the ledger does not know it. */
+    transactionBlock(request: TransactionBlockRequest): Promise<TransactionLocation | undefined>;
     /** Release every connection. */
     close(): void;
 }

@@ -10,10 +10,11 @@ import {
     type FabricClient,
     type InvokeRequest,
     type TransactionBlockRequest,
+    type TransactionLocation,
     InvocationError,
 } from './fabric';
 import type { WalletIdentity } from './wallet';
-import { readVarint } from './wire';
+import { bytesFields, readVarint } from './wire';
 
 export interface FabricGatewayClientOptions {
     /** Identities by MSP id. */
@@ -101,6 +102,62 @@ export function blockNumberOf(block: Uint8Array): bigint {
     return header[0] === 0x08 ? BigInt(readVarint(header, 1)[0]) : 0n;
 }
 
+const TRANSACTIONS_FILTER = 2;
+const TX_VALID = 0;
+
+function first(bytes: Uint8Array | undefined, ...path: number[]): Uint8Array | undefined {
+    let current = bytes;
+    for (const field of path) {
+        current = current === undefined ? undefined : bytesFields(current, field)[0];
+    }
+    return current;
+}
+
+function text(bytes: Uint8Array | undefined): string {
+    return bytes === undefined ? '' : Buffer.from(bytes).toString('utf8');
+}
+
+/**
+ * Whether transaction `transactionId` of an encoded `common.Block` is valid and set a chaincode event
+ * named `eventName` for `chaincode` (what the chaincode-events service delivers); undefined when the
+ * block does not hold the transaction or lacks its validation flags.
+ *
+ * Paths (field numbers): Block.data(2).data(1)[i] = Envelope; Envelope.payload(1) → Payload.header(1) →
+ * Header.channel_header(1) → ChannelHeader.tx_id(5); Payload.data(2) → Transaction.actions(1)[] →
+ * TransactionAction.payload(2) → ChaincodeActionPayload.action(2) → ChaincodeEndorsedAction
+ * .proposal_response_payload(1) → ProposalResponsePayload.extension(2) → ChaincodeAction.events(2) →
+ * ChaincodeEvent{chaincode_id(1), tx_id(2), event_name(3)}; Block.metadata(3).metadata(1)[2] = one
+ * validation code per transaction.
+ */
+export function transactionEmitted(
+    block: Uint8Array,
+    transactionId: string,
+    chaincode: string,
+    eventName: string,
+): boolean | undefined {
+    const envelopes = bytesFields(first(block, 2) ?? new Uint8Array(0), 1);
+    const filter = bytesFields(first(block, 3) ?? new Uint8Array(0), 1)[TRANSACTIONS_FILTER];
+    for (const [i, envelope] of envelopes.entries()) {
+        const payload = first(envelope, 1);
+        if (text(first(payload, 1, 1, 5)) !== transactionId) {
+            continue;
+        }
+        const code = filter?.[i];
+        if (code === undefined) {
+            return undefined;
+        }
+        if (code !== TX_VALID) {
+            return false;
+        }
+        const actions = bytesFields(first(payload, 2) ?? new Uint8Array(0), 1);
+        return actions.some((action) => {
+            const event = first(action, 2, 2, 1, 2, 2);
+            return event !== undefined && text(first(event, 1)) === chaincode && text(first(event, 3)) === eventName;
+        });
+    }
+    return undefined;
+}
+
 function readPem(file: string): Buffer | undefined {
     return file ? fs.readFileSync(file) : undefined;
 }
@@ -172,11 +229,11 @@ export class FabricGatewayClient implements FabricClient {
         };
     }
 
-    async transactionBlock(request: TransactionBlockRequest): Promise<bigint | undefined> {
+    async transactionBlock(request: TransactionBlockRequest): Promise<TransactionLocation | undefined> {
         const qscc = this.#gateway(request.mspid).getNetwork(request.channel).getContract('qscc');
+        let block: Uint8Array;
         try {
-            const block = await qscc.evaluateTransaction('GetBlockByTxID', request.channel, request.transactionId);
-            return blockNumberOf(block);
+            block = await qscc.evaluateTransaction('GetBlockByTxID', request.channel, request.transactionId);
         } catch (err) {
             const failure = classifyFabricError(err);
             if (failure.kind === 'chaincode' || /not found|no such transaction/i.test(failure.message)) {
@@ -184,6 +241,13 @@ export class FabricGatewayClient implements FabricClient {
             }
             throw failure;
         }
+        let emitted: boolean | undefined;
+        try {
+            emitted = transactionEmitted(block, request.transactionId, request.chaincode, request.eventName);
+        } catch {
+            emitted = undefined;
+        }
+        return { blockNumber: blockNumberOf(block), emitted };
     }
 
     close(): void {

@@ -20,14 +20,14 @@ export function isInfrastructureMethod(path: string): boolean {
 }
 
 /**
- * The value of a header sent exactly once and non-empty, else undefined. HTTP/2 may fold repeated
- * headers into one comma-separated value, so a comma also counts as a repetition (MSP ids, channel
- * and chaincode names never contain one).
+ * The value of a header sent exactly once (possibly empty, as in Substra, which only counts values),
+ * else undefined. HTTP/2 may fold repeated headers into one comma-separated value, so a comma also
+ * counts as a repetition (MSP ids, channel and chaincode names never contain one).
  */
 export function singleHeader(metadata: Metadata, key: string): string | undefined {
     const values = metadata.get(key);
     const [value] = values;
-    return values.length === 1 && typeof value === 'string' && value !== '' && !value.includes(',') ? value : undefined;
+    return values.length === 1 && typeof value === 'string' && !value.includes(',') ? value : undefined;
 }
 
 /** A short random request id: 8 hex characters. */
@@ -44,7 +44,7 @@ export function requestIdInterceptor(): ServerInterceptor {
         const useHeader = !method.responseStream;
         const listener = new ServerListenerBuilder()
             .withOnReceiveMetadata((metadata, next) => {
-                const id = (useHeader ? singleHeader(metadata, 'reqid') : undefined) ?? newRequestId();
+                const id = (useHeader ? singleHeader(metadata, 'reqid') : undefined) || newRequestId();
                 metadata.set('reqid', id);
                 next(metadata);
             })
@@ -189,7 +189,8 @@ export function headerInterceptor(options: HeaderCheckOptions): ServerIntercepto
             return headerErrors.noChannelAccess(mspid, channel);
         }
         const chaincodes = metadata.get('chaincode');
-        if (chaincodes.length === 0) {
+        // Backends from 0.43 on send no chaincode header (api §7.4): absent or empty means the configured one.
+        if (chaincodes.length === 0 || (chaincodes.length === 1 && chaincodes[0] === '')) {
             metadata.set('chaincode', chaincodeFor(options.config, channel));
         } else if (singleHeader(metadata, 'chaincode') === undefined) {
             return headerErrors.missingChaincode();

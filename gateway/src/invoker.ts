@@ -3,6 +3,7 @@ import { orchestrator, type RpcInfo } from '@substra-fabric/api';
 import type { Logger } from 'pino';
 import { StatusError, statusForMessage } from './errors';
 import { asInvocationError, type FabricClient, type InvocationError, type InvokeRequest } from './fabric';
+import { AbortedWhileQueued, Limiter } from './limiter';
 import { DEFAULT_RETRY_POLICY, nextDelay, type RetryPolicy } from './retry';
 
 /** Who calls, on which channel and chaincode. */
@@ -22,6 +23,12 @@ export interface InvokerOptions {
     readonly sleep?: (ms: number) => Promise<void>;
     readonly random?: () => number;
     readonly now?: () => number;
+    /**
+     * Most submits in flight at once (0 = no bound); further ones wait in FIFO order. Each in-flight
+     * submit holds a slot of the peer's gateway service (Fabric's `peer.limits.concurrency.gatewayService`,
+     * 500 by default) while it waits for the commit; past that limit the peer refuses calls.
+     */
+    readonly maxConcurrentSubmits?: number;
 }
 
 /**
@@ -40,6 +47,16 @@ const encodeKey = {
     fn: (key: string) => orchestrator.GetFunctionParam.encode({ key }).finish(),
     manager: (key: string) => orchestrator.GetDataManagerParam.encode({ key }).finish(),
     model: (key: string) => orchestrator.GetModelParam.encode({ key }).finish(),
+    plan: (key: string) => orchestrator.GetComputePlanParam.encode({ key }).finish(),
+    failureReport: (key: string) => orchestrator.GetFailureReportParam.encode({ asset_key: key }).finish(),
+    /** A performance is identified by its task and output identifier, joined by a NUL character. */
+    performance: (key: string) => {
+        const [taskKey = '', identifier = ''] = key.split('\u0000');
+        return orchestrator.QueryPerformancesParam.encode({
+            page_size: 1,
+            filter: { compute_task_key: taskKey, compute_task_output_identifier: identifier },
+        }).finish();
+    },
 };
 
 function single(assets: Uint8Array[]): Uint8Array {
@@ -101,6 +118,43 @@ const RECOVERIES: ReadonlyMap<string, Recovery> = new Map<string, Recovery>([
         },
     ],
     [
+        'RegisterPlan',
+        {
+            keys: (req) => [orchestrator.NewComputePlan.decode(req).key],
+            getter: { contract: 'orchestrator.computeplan', fn: 'GetPlan', encode: encodeKey.plan },
+            response: single,
+        },
+    ],
+    [
+        'RegisterFailureReport',
+        {
+            keys: (req) => [orchestrator.NewFailureReport.decode(req).asset_key],
+            getter: {
+                contract: 'orchestrator.failurereport',
+                fn: 'GetFailureReport',
+                encode: encodeKey.failureReport,
+            },
+            response: single,
+        },
+    ],
+    [
+        'RegisterPerformance',
+        {
+            keys: (req) => {
+                const performance = orchestrator.NewPerformance.decode(req);
+                return [`${performance.compute_task_key}\u0000${performance.compute_task_output_identifier}`];
+            },
+            getter: { contract: 'orchestrator.performance', fn: 'QueryPerformances', encode: encodeKey.performance },
+            response: (pages) => {
+                const [found] = orchestrator.QueryPerformancesResponse.decode(single(pages)).Performances;
+                if (found === undefined) {
+                    throw new StatusError(status.INTERNAL, 'OE0007: the registered performance cannot be found');
+                }
+                return orchestrator.Performance.encode(found).finish();
+            },
+        },
+    ],
+    [
         'RegisterDataManager',
         {
             keys: (req) => [orchestrator.NewDataManager.decode(req).key],
@@ -126,6 +180,7 @@ export class Invoker {
     readonly #sleep: (ms: number) => Promise<void>;
     readonly #random: () => number;
     readonly #now: () => number;
+    readonly #submits: Limiter;
 
     constructor(options: Readonly<InvokerOptions>) {
         this.#fabric = options.fabric;
@@ -135,18 +190,30 @@ export class Invoker {
         this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
         this.#random = options.random ?? Math.random;
         this.#now = options.now ?? Date.now;
+        this.#submits = new Limiter(options.maxConcurrentSubmits ?? 0);
+    }
+
+    /** Submits running and waiting for a slot. */
+    get submitLoad(): { readonly active: number; readonly waiting: number } {
+        return { active: this.#submits.active, waiting: this.#submits.waiting };
     }
 
     /**
      * Invoke the chaincode function of `rpc` with the request bytes; resolves with the response bytes.
      * `logger` (default: the invoker's) receives the retry messages of this call.
      */
-    async invoke(rpc: RpcInfo, target: CallTarget, argument: Uint8Array, logger?: Logger): Promise<Uint8Array> {
+    async invoke(
+        rpc: RpcInfo,
+        target: CallTarget,
+        argument: Uint8Array,
+        logger?: Logger,
+        signal?: AbortSignal,
+    ): Promise<Uint8Array> {
         const log = logger ?? this.#logger;
         if (rpc.method === 'QueryVersion') {
             return this.#queryVersion(rpc, target, argument, log);
         }
-        return this.#invokeWithRetry(rpc, target, argument, log);
+        return this.#invokeWithRetry(rpc, target, argument, log, signal);
     }
 
     async #queryVersion(
@@ -166,21 +233,37 @@ export class Invoker {
         target: CallTarget,
         argument: Uint8Array,
         logger: Logger | undefined,
+        signal?: AbortSignal,
     ): Promise<Uint8Array> {
         const request: InvokeRequest = { ...target, contract: rpc.contract, fn: rpc.fn, argument };
-        const started = this.#now();
+        // The retry budget counts from the start of the first attempt, not from the wait for a slot.
+        let started: number | undefined;
+        const call = (): Promise<Uint8Array> => {
+            started ??= this.#now();
+            return rpc.readOnly ? this.#fabric.evaluate(request) : this.#fabric.submit(request);
+        };
         let timedOut = false;
         for (let attempt = 1; ; attempt++) {
             try {
-                return rpc.readOnly ? await this.#fabric.evaluate(request) : await this.#fabric.submit(request);
+                if (attempt > 1 && signal?.aborted) {
+                    throw new StatusError(status.CANCELLED, 'cancelled by the client before a retry');
+                }
+                return await (rpc.readOnly ? call() : this.#submits.run(call, signal));
             } catch (err) {
+                if (err instanceof StatusError) {
+                    throw err;
+                }
+                if (err instanceof AbortedWhileQueued) {
+                    throw new StatusError(status.CANCELLED, err.message);
+                }
                 const failure = asInvocationError(err);
                 const recovery = RECOVERIES.get(rpc.method);
                 if (timedOut && recovery && failure.kind === 'chaincode' && failure.message.includes('OE0006')) {
                     logger?.info({ attempt }, 'registration already committed by a timed-out attempt');
                     return this.#recover(recovery, target, argument);
                 }
-                const delay = nextDelay(this.#policy, failure.kind, attempt, this.#now() - started, this.#random);
+                const elapsed = this.#now() - (started ?? this.#now());
+                const delay = nextDelay(this.#policy, failure.kind, attempt, elapsed, this.#random);
                 if (delay === undefined) {
                     throw toStatusError(failure);
                 }

@@ -37,10 +37,13 @@ export async function main(): Promise<void> {
         logger,
         version: gatewayVersion(),
         retryPolicy: config.retry,
+        maxConcurrentSubmits: config.maxConcurrentSubmits,
         stateDir: config.stateDir,
         credentials: serverCredentials(config.tls),
         hasIdentity: (mspid) => wallet.has(mspid),
-        ...(config.verifyClientMspId ? { mspVerifier: MspVerifier.fromDirectory(config.tls.clientCaCertDir) } : {}),
+        ...(config.verifyClientMspId
+            ? { mspVerifier: MspVerifier.fromDirectory(config.tls.clientCaCertDir, { tls: config.tls.enabled }) }
+            : {}),
     });
     await server.start();
     server.startListeners();

@@ -55,6 +55,8 @@ export interface GatewayServerOptions {
     /** Version answered by QueryVersion in `orchestrator`. */
     readonly version: string;
     readonly retryPolicy?: RetryPolicy;
+    /** Most submits in flight at once (0 or omitted = no bound). */
+    readonly maxConcurrentSubmits?: number;
     /** Directory of the durable event indexes; undefined keeps them in memory. */
     readonly stateDir?: string;
     /** Insecure when omitted. */
@@ -138,6 +140,9 @@ export class GatewayServer {
             version: options.version,
             logger: options.logger,
             ...(options.retryPolicy ? { retryPolicy: options.retryPolicy } : {}),
+            ...(options.maxConcurrentSubmits !== undefined
+                ? { maxConcurrentSubmits: options.maxConcurrentSubmits }
+                : {}),
             ...options.invokerOverrides,
         });
         this.#events = new EventHub({
@@ -273,6 +278,11 @@ export class GatewayServer {
     #unaryHandler(rpc: RpcInfo) {
         return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
             const target = targetOf(call.metadata);
+            // A call cancelled by its client never starts a queued submit, nor a retry.
+            const cancelled = new AbortController();
+            call.on('cancelled', () => {
+                cancelled.abort();
+            });
             const reply =
                 rpc.method === 'QueryEvents'
                     ? Promise.resolve().then(() => queryEvents(this.#indexFor(target), target.channel, call.request))
@@ -285,6 +295,7 @@ export class GatewayServer {
                               ...target,
                               method: rpc.path,
                           }),
+                          cancelled.signal,
                       );
             reply.then(
                 (bytes) => {

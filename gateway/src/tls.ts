@@ -85,44 +85,52 @@ export type MspCheck = { readonly code: 'denied' | 'no-tls'; readonly message: s
  */
 export class MspVerifier {
     readonly #cas: ReadonlyMap<string, crypto.X509Certificate[]>;
+    readonly #tls: boolean;
 
-    constructor(clientCas: ReadonlyMap<string, readonly Buffer[]>) {
+    /**
+     * `tls`: whether the server runs TLS. grpc-js reports no peer information for a TLS connection
+     * without client certificate, as for plaintext; like Substra, the former is a permission error and
+     * only the latter an internal one.
+     */
+    constructor(clientCas: ReadonlyMap<string, readonly Buffer[]>, options: { readonly tls?: boolean } = {}) {
         const cas = new Map<string, crypto.X509Certificate[]>();
         for (const [mspid, pems] of clientCas) {
             cas.set(mspid, pems.flatMap(parseCertificates));
         }
         this.#cas = cas;
+        this.#tls = options.tls ?? false;
     }
 
-    static fromDirectory(dir: string): MspVerifier {
-        return new MspVerifier(loadClientCas(dir));
+    static fromDirectory(dir: string, options: { readonly tls?: boolean } = {}): MspVerifier {
+        return new MspVerifier(loadClientCas(dir), options);
     }
 
     check(mspid: string, peer: PeerCertificate | undefined): MspCheck {
+        const quoted = JSON.stringify(mspid);
+        const notInCertificate: MspCheck = {
+            code: 'denied',
+            message: `OE0102: invalid MSPID: cannot find MSPID ${quoted} in client TLS certificate Subject Organizations`,
+        };
         if (peer?.raw === undefined) {
-            return { code: 'no-tls', message: 'OE0007: invalid MSPID: failed to extract MSP ID from TLS context' };
+            return this.#tls
+                ? notInCertificate
+                : { code: 'no-tls', message: 'OE0007: invalid MSPID: failed to extract MSP ID from TLS context' };
         }
         const chain = presentedChain(peer);
         const [leaf] = chain;
         if (leaf === undefined || !subjectOrganizations(leaf).includes(mspid)) {
-            return {
-                code: 'denied',
-                message: `OE0102: invalid MSPID: "${mspid}" is not an organization of the client certificate`,
-            };
+            return notInCertificate;
         }
         const cas = this.#cas.get(mspid);
         if (cas === undefined || cas.length === 0) {
             return {
                 code: 'denied',
-                message: `OE0102: invalid MSPID: no CA is configured for organization "${mspid}"`,
+                message: `OE0102: invalid MSPID: cannot find MSPID ${quoted} in allowed organizations`,
             };
         }
         const signed = chain.some((cert) => cas.some((ca) => cert.checkIssued(ca) && cert.verify(ca.publicKey)));
         if (!signed) {
-            return {
-                code: 'denied',
-                message: `OE0102: invalid MSPID: client certificate was not issued by a CA of "${mspid}"`,
-            };
+            return { code: 'denied', message: `OE0102: invalid MSPID: invalid issuer for MSPID ${quoted}` };
         }
         return undefined;
     }

@@ -63,3 +63,55 @@ export function withStringField(message: Uint8Array, fieldNumber: number, value:
     }
     return Buffer.concat([message, lengthDelimitedField(fieldNumber, Buffer.from(value, 'utf8'))]);
 }
+
+/** One field of an encoded message: varints as numbers, length-delimited values as views. */
+export interface WireField {
+    readonly field: number;
+    readonly value: number | Uint8Array;
+}
+
+/** The fields of an encoded message in wire order (fixed 32/64-bit values are skipped). */
+export function readFields(bytes: Uint8Array): WireField[] {
+    const fields: WireField[] = [];
+    let pos = 0;
+    while (pos < bytes.length) {
+        const [tag, afterTag] = readVarint(bytes, pos);
+        const field = Math.floor(tag / 8);
+        switch (tag % 8) {
+            case 0: {
+                const [value, next] = readVarint(bytes, afterTag);
+                fields.push({ field, value });
+                pos = next;
+                break;
+            }
+            case 1:
+                pos = afterTag + 8;
+                break;
+            case 2: {
+                const [length, start] = readVarint(bytes, afterTag);
+                if (start + length > bytes.length) {
+                    throw new Error('truncated field');
+                }
+                fields.push({ field, value: bytes.subarray(start, start + length) });
+                pos = start + length;
+                break;
+            }
+            case 5:
+                pos = afterTag + 4;
+                break;
+            default:
+                throw new Error(`unsupported wire type ${String(tag % 8)}`);
+        }
+    }
+    if (pos > bytes.length) {
+        throw new Error('truncated field');
+    }
+    return fields;
+}
+
+/** Length-delimited values of one field number (all of them, for a repeated field). */
+export function bytesFields(bytes: Uint8Array, field: number): Uint8Array[] {
+    return readFields(bytes)
+        .filter((f) => f.field === field && f.value instanceof Uint8Array)
+        .map((f) => f.value as Uint8Array);
+}

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chaincodeFor, loadConfig, parseChannelConfig, parseDuration } from '../../src/config';
+import { chaincodeFor, loadConfig, parseChannelConfig, parseDuration, pinoLevel } from '../../src/config';
 import { FabricGatewayClient } from '../../src/fabricgateway';
 import { loadWallet } from '../../src/wallet';
 
@@ -14,12 +14,33 @@ describe('durations', () => {
         ['1m30s', 90_000],
         ['1.5h', 5_400_000],
         ['250', 250],
-    ])('%s is %i ms', (text, ms) => {
+        ['.5s', 500],
+        ['5.s', 5000],
+        ['+2s', 2000],
+        ['1h2m3.5s', 3_723_500],
+        ['1500us', 1.5],
+        ['1500\u00b5s', 1.5],
+        ['1500\u03bcs', 1.5],
+        ['0', 0],
+    ])('Go duration syntax (distributed §5.5): %s is %d ms', (text, ms) => {
         expect(parseDuration(text)).toBe(ms);
     });
 
-    it.each(['', 'abc', '10x', '5s junk'])('rejects "%s"', (text) => {
+    it.each(['', 'abc', '10x', '5s junk', '-1s', '1.2.3s', 's'])('rejects "%s"', (text) => {
         expect(() => parseDuration(text)).toThrow();
+    });
+});
+
+describe('LOG_LEVEL (distributed §4.12: zerolog names, case-insensitive)', () => {
+    it.each([
+        ['INFO', 'info'],
+        ['Debug', 'debug'],
+        ['WARN', 'warn'],
+        ['panic', 'fatal'],
+        ['disabled', 'silent'],
+        ['nonsense', 'info'],
+    ])('%s is pino level %s', (name, level) => {
+        expect(pinoLevel(name)).toBe(level);
     });
 });
 
@@ -62,6 +83,7 @@ describe('environment', () => {
         expect(config.retry).toEqual({ maxAttempts: 5, budgetMs: 30_000, baseDelayMs: 100, maxDelayMs: 2000 });
         expect(config.tls.enabled).toBe(false);
         expect(config.defaultChaincode).toBe('mycc');
+        expect(config.maxConcurrentSubmits).toBe(256);
     });
 
     it('reads the Substra chart variables', () => {
@@ -92,6 +114,65 @@ describe('environment', () => {
         expect(config.verifyClientMspId).toBe(true);
         expect(config.metricsEnabled).toBe(false);
         expect(config.logLevel).toBe('debug');
+    });
+
+    it('listens on every interface under the Substra chart (ORCHESTRATOR_MODE set, distributed §4.10, §5.5)', () => {
+        const base = { ORCHESTRATOR_CHANNEL_CONFIG: path.join(dir, 'channels.yaml') };
+        const chart = loadConfig({ ...base, ORCHESTRATOR_MODE: 'distributed' });
+        expect(chart.host).toBe('0.0.0.0');
+        expect(chart.metricsHost).toBe('0.0.0.0');
+        expect(loadConfig({ ...base, ORCHESTRATOR_MODE: 'distributed', ORCHESTRATOR_HOST: '10.0.0.1' }).host).toBe(
+            '10.0.0.1',
+        );
+    });
+
+    it('derives the peer from the chart connection profile ORCHESTRATOR_NETWORK_CONFIG (distributed §4.12, §5.5)', () => {
+        const profile = `
+version: 1.0.0
+client:
+  organization: MyOrg1
+  tlsCerts:
+    client:
+      key: {path: /var/hyperledger/tls/client/pair/tls.key}
+      cert: {path: /var/hyperledger/tls/client/pair/tls.crt}
+channels:
+  mychannel:
+    peers:
+      peer0.org1:7051: {endorsingPeer: true}
+organizations:
+  MyOrg1:
+    mspid: MyOrg1MSP
+    peers: [peer0.org1:7051]
+peers:
+  peer0.org1:7051:
+    url: peer0.org1:7051
+    tlsCACerts:
+      path: /var/hyperledger/tls/server/cert/cacert.pem
+`;
+        fs.writeFileSync(path.join(dir, 'fabric-config.yaml'), profile);
+        const base = {
+            ORCHESTRATOR_CHANNEL_CONFIG: path.join(dir, 'channels.yaml'),
+            ORCHESTRATOR_NETWORK_CONFIG: path.join(dir, 'fabric-config.yaml'),
+            ORCHESTRATOR_MSPID: 'MyOrg1MSP',
+        };
+        expect(loadConfig(base).peer).toEqual({
+            endpoint: 'peer0.org1:7051',
+            tlsCaCertPath: '/var/hyperledger/tls/server/cert/cacert.pem',
+            tlsClientCertPath: '/var/hyperledger/tls/client/pair/tls.crt',
+            tlsClientKeyPath: '/var/hyperledger/tls/client/pair/tls.key',
+            hostAlias: '',
+        });
+        // explicit variables win over the profile
+        const explicit = loadConfig({ ...base, ORCHESTRATOR_PEER_ENDPOINT: 'other:7051' });
+        expect(explicit.peer.endpoint).toBe('other:7051');
+        expect(explicit.peer.tlsCaCertPath).toBe('/var/hyperledger/tls/server/cert/cacert.pem');
+        // without ORCHESTRATOR_MSPID, the organization of `client.organization` names the identity
+        const { ORCHESTRATOR_MSPID: _unused, ...withoutMspId } = base;
+        const fromProfile = loadConfig(withoutMspId);
+        expect(fromProfile.mspId).toBe('MyOrg1MSP');
+        expect(fromProfile.peer.endpoint).toBe('peer0.org1:7051');
+        fs.writeFileSync(path.join(dir, 'fabric-config.yaml'), 'version: 1.0.0\n');
+        expect(() => loadConfig(base)).toThrow('ORCHESTRATOR_NETWORK_CONFIG: connection profile: no peer found');
     });
 
     it('fails fast on missing or invalid settings', () => {

@@ -34,6 +34,12 @@ describe('request headers', () => {
         expect(err.details).toBe("OE0003: missing or invalid header 'mspid'");
     });
 
+    it('counts an empty mspid as one value, like Substra: the channel check then refuses it (api §7.1)', async () => {
+        const err = await unaryError(h.client, GET_FUNCTION, request, headers({ mspid: '', channel: 'mychannel' }));
+        expect(err.code).toBe(status.UNKNOWN);
+        expect(err.details).toBe('organization "" is unknown');
+    });
+
     it('checks mspid before channel', async () => {
         const err = await unaryError(h.client, GET_FUNCTION, request, headers({}));
         expect(err.code).toBe(status.FAILED_PRECONDITION);

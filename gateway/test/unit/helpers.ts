@@ -9,6 +9,7 @@ import {
     type FabricClient,
     type InvokeRequest,
     type TransactionBlockRequest,
+    type TransactionLocation,
     InvocationError,
 } from '../../src/fabric';
 import { GatewayServer, type GatewayServerOptions } from '../../src/server';
@@ -33,6 +34,9 @@ export class FakeFabric implements FabricClient {
     readonly chain: ChainTransaction[] = [];
     /** Blocks the fake ledger knows without chaincode events (invalid or event-less transactions). */
     readonly otherTransactions = new Map<string, bigint>();
+    /** Blocks of transactions whose events the fake does not reveal (`emitted` undefined). */
+    readonly opaqueTransactions = new Map<string, bigint>();
+    readonly blockRequests: TransactionBlockRequest[] = [];
     eventRequests: ChaincodeEventsRequest[] = [];
     handler: (mode: Mode, request: InvokeRequest) => Uint8Array | Promise<Uint8Array> = (_mode, request) =>
         request.argument;
@@ -99,9 +103,19 @@ export class FakeFabric implements FabricClient {
         return Promise.resolve(iterable);
     }
 
-    transactionBlock(request: TransactionBlockRequest): Promise<bigint | undefined> {
+    transactionBlock(request: TransactionBlockRequest): Promise<TransactionLocation | undefined> {
+        this.blockRequests.push(request);
         const tx = this.chain.find((t) => t.transactionId === request.transactionId);
-        return Promise.resolve(tx?.blockNumber ?? this.otherTransactions.get(request.transactionId));
+        if (tx !== undefined) {
+            const emitted = tx.eventName === request.eventName && request.chaincode !== '';
+            return Promise.resolve({ blockNumber: tx.blockNumber, emitted });
+        }
+        const other = this.otherTransactions.get(request.transactionId);
+        if (other !== undefined) {
+            return Promise.resolve({ blockNumber: other, emitted: false });
+        }
+        const opaque = this.opaqueTransactions.get(request.transactionId);
+        return Promise.resolve(opaque === undefined ? undefined : { blockNumber: opaque, emitted: undefined });
     }
 
     close(): void {

@@ -179,7 +179,9 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
             headers({ mspid: 'Org2MSP', channel: 'mychannel' }),
         );
         expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
-        expect(err.details).toMatch(/^OE0102: invalid MSPID: /);
+        expect(err.details).toBe(
+            'OE0102: invalid MSPID: cannot find MSPID "Org2MSP" in client TLS certificate Subject Organizations',
+        );
         client.close();
     });
 
@@ -192,7 +194,7 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
             headers({ mspid: 'Org1MSP', channel: 'mychannel' }),
         );
         expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
-        expect(err.details).toBe('OE0102: invalid MSPID: client certificate was not issued by a CA of "Org1MSP"');
+        expect(err.details).toBe('OE0102: invalid MSPID: invalid issuer for MSPID "Org1MSP"');
         client.close();
     });
 
@@ -207,6 +209,17 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
         expect(err.details).toBe('OE0007: invalid MSPID: failed to extract MSP ID from TLS context');
     });
 
+    it('denies (OE0102), not INTERNAL, a TLS connection without client certificate (Substra mspid.go)', () => {
+        const tlsOnly = new MspVerifier(new Map([['Org1MSP', [pki.read('org1ca.pem')]]]), { tls: true });
+        expect(tlsOnly.check('Org1MSP', undefined)).toEqual({
+            code: 'denied',
+            message:
+                'OE0102: invalid MSPID: cannot find MSPID "Org1MSP" in client TLS certificate Subject Organizations',
+        });
+        const plaintext = new MspVerifier(new Map());
+        expect(plaintext.check('Org1MSP', undefined)?.code).toBe('no-tls');
+    });
+
     it('checks organizations without a configured CA', () => {
         const verifier = new MspVerifier(new Map([['Org1MSP', [pki.read('org1ca.pem')]]]));
         const cert = new crypto.X509Certificate(pki.read('user1.pem'));
@@ -217,7 +230,7 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
         expect(verifier.check('Org1MSP', peer)).toBeUndefined();
         const other = new MspVerifier(new Map());
         expect(other.check('Org1MSP', peer)?.message).toBe(
-            'OE0102: invalid MSPID: no CA is configured for organization "Org1MSP"',
+            'OE0102: invalid MSPID: cannot find MSPID "Org1MSP" in allowed organizations',
         );
     });
 });

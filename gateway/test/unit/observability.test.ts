@@ -93,6 +93,14 @@ describe('health, reflection, metrics and logs', () => {
         expect(missing.status).toBe(404);
     });
 
+    it('generates the request id when reqid is repeated or empty (api §7: reqid)', async () => {
+        await unary(h.client, GET_FUNCTION, Buffer.alloc(0), headers({ ...ORG1, reqid: ['r1', 'r2'] }));
+        await unary(h.client, GET_FUNCTION, Buffer.alloc(0), headers({ ...ORG1, reqid: '' }));
+        await waitFor(() => lines.filter((l) => l.method === GET_FUNCTION && l.code === 'OK').length >= 2);
+        const ids = lines.filter((l) => l.method === GET_FUNCTION && l.code === 'OK').map((l) => l.reqid);
+        expect(ids.every((id) => typeof id === 'string' && /^[0-9a-f]{8}$/.test(id))).toBe(true);
+    });
+
     it('logs each call as JSON with request id, mspid, channel and method', async () => {
         await unary(
             h.client,

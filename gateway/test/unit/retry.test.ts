@@ -157,6 +157,78 @@ describe('invoker retries', () => {
         ]);
     });
 
+    it('recovers RegisterPlan, RegisterFailureReport and RegisterPerformance after a timed-out attempt (distributed §4.5, §7.4)', async () => {
+        const cases = [
+            {
+                method: 'RegisterPlan',
+                request: orchestrator.NewComputePlan.encode({ key: 'p1' }).finish(),
+                getter: 'GetPlan',
+                answer: (req: Uint8Array) =>
+                    orchestrator.ComputePlan.encode({ key: orchestrator.GetComputePlanParam.decode(req).key }).finish(),
+                check: (reply: Uint8Array) => {
+                    expect(orchestrator.ComputePlan.decode(reply).key).toBe('p1');
+                },
+            },
+            {
+                method: 'RegisterFailureReport',
+                request: orchestrator.NewFailureReport.encode({ asset_key: 't1' }).finish(),
+                getter: 'GetFailureReport',
+                answer: (req: Uint8Array) =>
+                    orchestrator.FailureReport.encode({
+                        asset_key: orchestrator.GetFailureReportParam.decode(req).asset_key,
+                    }).finish(),
+                check: (reply: Uint8Array) => {
+                    expect(orchestrator.FailureReport.decode(reply).asset_key).toBe('t1');
+                },
+            },
+            {
+                method: 'RegisterPerformance',
+                request: orchestrator.NewPerformance.encode({
+                    compute_task_key: 't1',
+                    compute_task_output_identifier: 'perf',
+                    performance_value: 0.5,
+                }).finish(),
+                getter: 'QueryPerformances',
+                answer: (req: Uint8Array) => {
+                    const { filter, page_size } = orchestrator.QueryPerformancesParam.decode(req);
+                    expect(page_size).toBe(1);
+                    return orchestrator.QueryPerformancesResponse.encode({
+                        Performances: [
+                            {
+                                compute_task_key: filter?.compute_task_key ?? '',
+                                compute_task_output_identifier: filter?.compute_task_output_identifier ?? '',
+                                performance_value: 0.5,
+                            },
+                        ],
+                    }).finish();
+                },
+                check: (reply: Uint8Array) => {
+                    const performance = orchestrator.Performance.decode(reply);
+                    expect(performance.compute_task_key).toBe('t1');
+                    expect(performance.compute_task_output_identifier).toBe('perf');
+                },
+            },
+        ];
+        for (const c of cases) {
+            const fabric = new FakeFabric();
+            let submits = 0;
+            fabric.handler = (mode, req) => {
+                if (mode === 'submit') {
+                    submits++;
+                    throw new InvocationError(
+                        submits === 1 ? 'timeout' : 'chaincode',
+                        submits === 1 ? 'deadline exceeded' : 'OE0006: already exists',
+                    );
+                }
+                expect(req.fn).toBe(c.getter);
+                return c.answer(req.argument);
+            };
+            const { invoker } = newInvoker(fabric);
+            c.check(await invoker.invoke(rpc(c.method), target, c.request));
+            expect(IDEMPOTENT_REGISTRATIONS).toContain(c.method);
+        }
+    });
+
     it('reports a conflict without a previous timeout as ALREADY_EXISTS', async () => {
         const fabric = new FakeFabric();
         fabric.handler = () => {
@@ -180,5 +252,96 @@ describe('invoker retries', () => {
         expect(err.code).toBe(status.ALREADY_EXISTS);
         expect(IDEMPOTENT_REGISTRATIONS).toContain('RegisterTasks');
         expect(IDEMPOTENT_REGISTRATIONS).not.toContain('RegisterOrganization');
+    });
+});
+
+describe('submit concurrency bound (distributed §7.1: concurrent submits with bounded parallelism)', () => {
+    it('runs at most maxConcurrentSubmits submits at once, FIFO, while evaluates are never queued', async () => {
+        const fabric = new FakeFabric();
+        const gates: (() => void)[] = [];
+        let inFlight = 0;
+        let peak = 0;
+        const order: number[] = [];
+        fabric.handler = async (mode, req) => {
+            if (mode === 'evaluate') {
+                return req.argument;
+            }
+            inFlight++;
+            peak = Math.max(peak, inFlight);
+            order.push(req.argument[0] ?? -1);
+            await new Promise<void>((resolve) => gates.push(resolve));
+            inFlight--;
+            return req.argument;
+        };
+        const invoker = new Invoker({ fabric, version: 'v', retryPolicy: policy, maxConcurrentSubmits: 2 });
+        const submits = [1, 2, 3, 4, 5].map((n) => invoker.invoke(rpc('RegisterTasks'), target, Uint8Array.from([n])));
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        expect(invoker.submitLoad).toEqual({ active: 2, waiting: 3 });
+        // an evaluate does not wait behind the queued submits
+        await expect(invoker.invoke(rpc('GetTask'), target, Uint8Array.from([9]))).resolves.toEqual(
+            Uint8Array.from([9]),
+        );
+        while (gates.length > 0 || order.length < 5) {
+            gates.shift()?.();
+            await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        const replies = await Promise.all(submits);
+        expect(replies.map((r) => r[0])).toEqual([1, 2, 3, 4, 5]);
+        expect(order).toEqual([1, 2, 3, 4, 5]);
+        expect(peak).toBe(2);
+        expect(invoker.submitLoad).toEqual({ active: 0, waiting: 0 });
+    });
+
+    it('never starts a queued submit whose client cancelled (distributed §7.1: cancelled requests occupy the queue)', async () => {
+        const fabric = new FakeFabric();
+        let release: (() => void) | undefined;
+        fabric.handler = async (_mode, req) => {
+            await new Promise<void>((resolve) => {
+                release = resolve;
+            });
+            return req.argument;
+        };
+        const invoker = new Invoker({ fabric, version: 'v', retryPolicy: policy, maxConcurrentSubmits: 1 });
+        const first = invoker.invoke(rpc('RegisterTasks'), target, Uint8Array.from([1]));
+        const abort = new AbortController();
+        const second = invoker.invoke(rpc('RegisterTasks'), target, Uint8Array.from([2]), undefined, abort.signal);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        expect(invoker.submitLoad).toEqual({ active: 1, waiting: 1 });
+        abort.abort();
+        const err = await rejection(second);
+        expect(err.code).toBe(status.CANCELLED);
+        expect(invoker.submitLoad).toEqual({ active: 1, waiting: 0 });
+        release?.();
+        await first;
+        expect(fabric.calls.map((c) => c.request.argument[0])).toEqual([1]);
+        expect(invoker.submitLoad).toEqual({ active: 0, waiting: 0 });
+    });
+
+    it('stops retrying once the client cancelled', async () => {
+        const fabric = new FakeFabric();
+        const abort = new AbortController();
+        fabric.handler = () => {
+            abort.abort();
+            throw new InvocationError('conflict', 'MVCC_READ_CONFLICT');
+        };
+        const invoker = new Invoker({ fabric, version: 'v', retryPolicy: policy, sleep: () => Promise.resolve() });
+        const err = await rejection(
+            invoker.invoke(rpc('RegisterTasks'), target, Uint8Array.from([1]), undefined, abort.signal),
+        );
+        expect(err.code).toBe(status.CANCELLED);
+        expect(fabric.calls).toHaveLength(1);
+    });
+
+    it('releases the slot of a failed submit', async () => {
+        const fabric = new FakeFabric();
+        fabric.handler = () => {
+            throw new InvocationError('chaincode', 'OE0002: not found');
+        };
+        const invoker = new Invoker({ fabric, version: 'v', retryPolicy: policy, maxConcurrentSubmits: 1 });
+        for (let i = 0; i < 3; i++) {
+            const err = await rejection(invoker.invoke(rpc('RegisterTasks'), target, Uint8Array.from([i])));
+            expect(err.code).toBe(status.NOT_FOUND);
+        }
+        expect(invoker.submitLoad).toEqual({ active: 0, waiting: 0 });
     });
 });

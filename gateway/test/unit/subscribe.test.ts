@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
-import { encodeEventBatch } from '@substra-fabric/api';
+import { encodeEventBatch, orchestrator } from '@substra-fabric/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EventIndex } from '../../src/eventindex';
 import { streamEvents, type EventSink } from '../../src/eventservice';
@@ -74,7 +75,7 @@ describe('SubscribeToEvents', () => {
         const fabric = h.fabric;
         const original = fabric.transactionBlock.bind(fabric);
         fabric.transactionBlock = (request) =>
-            request.transactionId === 'tx-f' ? Promise.resolve(7n) : original(request);
+            request.transactionId === 'tx-f' ? Promise.resolve({ blockNumber: 7n, emitted: true }) : original(request);
         const late = subscribe(h.client, 'tx-f:0', headers(ORG1));
         await new Promise((resolve) => setTimeout(resolve, 50));
         expect(late.events).toHaveLength(0);
@@ -91,6 +92,45 @@ describe('SubscribeToEvents', () => {
         const err = await sub.error;
         expect(err.code).toBe(status.UNKNOWN);
         expect(err.details).toBe('event "tx-invalid:0" not found');
+    });
+
+    it('fails an unknown start_event_id with UNKNOWN (behavior-assets §13.5.4)', async () => {
+        const { error } = subscribe(h.client, 'tx-nowhere:0', headers(ORG1));
+        const err = await error;
+        expect(err.code).toBe(status.UNKNOWN);
+        expect(err.details).toBe('event "tx-nowhere:0" not found');
+        expect(h.fabric.blockRequests).toEqual([
+            expect.objectContaining({
+                channel: 'mychannel',
+                transactionId: 'tx-nowhere',
+                chaincode: 'mycc',
+                eventName: 'chaincode-updates',
+            }),
+        ]);
+    });
+
+    it('fails at once when the start transaction is on the ledger, ahead of the listener, without events', async () => {
+        // block 99 is far past the listener (block 6): the old rule waited for a later event
+        h.fabric.otherTransactions.set('tx-quiet', 99n);
+        const { error } = subscribe(h.client, 'tx-quiet:0', headers(ORG1));
+        const err = await error;
+        expect(err.code).toBe(status.UNKNOWN);
+        expect(err.details).toBe('event "tx-quiet:0" not found');
+    });
+
+    it('waits for the listener to pass the block when Fabric cannot tell whether the transaction emitted', async () => {
+        h.fabric.opaqueTransactions.set('tx-o', 7n);
+        const sub = subscribe(h.client, 'tx-o:0', headers(ORG1));
+        let failed = false;
+        void sub.error.then(() => {
+            failed = true;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(failed).toBe(false);
+        h.fabric.commit('tx-p', [event('tx-p:0')], 8n);
+        const err = await sub.error;
+        expect(err.code).toBe(status.UNKNOWN);
+        expect(err.details).toBe('event "tx-o:0" not found');
     });
 
     it('fails the stream for an id without exactly one colon', async () => {
@@ -234,6 +274,60 @@ describe('durable event index', () => {
         rebuilt.close();
     });
 
+    it('keeps only compact metadata in memory and reads event bytes from index.bin on demand (memory bound)', () => {
+        const index = new EventIndex(new FileEventStore(dir));
+        index.append(record(1));
+        index.append(record(2));
+        const expected = (id: string) => orchestrator.Event.encode(event(id)).finish();
+        const third = index.at(2)!;
+        expect(Object.keys(third).sort()).toEqual(
+            ['assetKey', 'assetKind', 'eventKind', 'id', 'length', 'metadata', 'nanos', 'position', 'seconds'].sort(),
+        );
+        expect(Buffer.from(index.bytesOf(third))).toEqual(Buffer.from(expected('tx2:0')));
+        // The bytes are read from the file: a change there shows through (nothing cached in memory).
+        const file = path.join(dir, 'index.bin');
+        const bytes = fs.readFileSync(file);
+        const at = bytes.indexOf(Buffer.from('tx2:0'), third.position);
+        expect(at).toBeGreaterThanOrEqual(third.position);
+        fs.writeFileSync(file, Buffer.concat([bytes.subarray(0, at), Buffer.from('TX2:0'), bytes.subarray(at + 5)]));
+        expect(orchestrator.Event.decode(index.bytesOf(third)).id).toBe('TX2:0');
+        index.close();
+        const reloaded = new EventIndex(new FileEventStore(dir));
+        const first = reloaded.at(0)!;
+        expect(Buffer.from(reloaded.bytesOf(first))).toEqual(Buffer.from(expected('tx1:0')));
+        expect(Buffer.from(reloaded.bytesOf(reloaded.at(1)!))).toEqual(Buffer.from(expected('tx1:1')));
+        reloaded.close();
+    });
+
+    it('reads event bytes across payloads of the in-memory store', () => {
+        const index = new EventIndex(new MemoryEventStore());
+        for (let n = 1; n <= 3; n++) {
+            index.append(record(n));
+        }
+        const ids = Array.from({ length: index.length }, (_, i) => {
+            return orchestrator.Event.decode(index.bytesOf(index.at(i)!)).id;
+        });
+        expect(ids).toEqual(['tx1:0', 'tx1:1', 'tx2:0', 'tx2:1', 'tx3:0', 'tx3:1']);
+    });
+
+    it('loads an index larger than the read window record by record', () => {
+        const index = new EventIndex(new FileEventStore(dir));
+        const big = 'x'.repeat(300_000);
+        for (let n = 1; n <= 8; n++) {
+            index.append({
+                blockNumber: BigInt(n),
+                transactionId: `tx${n}`,
+                payload: encodeEventBatch([event(`tx${n}:0`, { asset_key: big }), event(`tx${n}:1`)]),
+            });
+        }
+        index.close();
+        const reloaded = new EventIndex(new FileEventStore(dir));
+        expect(reloaded.length).toBe(16);
+        expect(reloaded.query({ filter: { asset_key: big } }).events).toHaveLength(8);
+        expect(orchestrator.Event.decode(reloaded.bytesOf(reloaded.at(15)!)).id).toBe('tx8:1');
+        reloaded.close();
+    });
+
     it('ignores a transaction that is indexed already', () => {
         const index = new EventIndex(new MemoryEventStore());
         expect(index.append(record(1))).toBe(2);
@@ -284,6 +378,28 @@ describe('listener identities', () => {
 });
 
 describe('shutdown', () => {
+    it('turns health NOT_SERVING when stopping, without headers (distributed §4.10)', async () => {
+        const h = await startHarness();
+        const statuses: number[] = [];
+        const watch = h.client.makeServerStreamRequest(
+            '/grpc.health.v1.Health/Watch',
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.alloc(0),
+            new grpc.Metadata(),
+        );
+        watch.on('data', (data: Buffer) => {
+            statuses.push(data[1] ?? 0);
+        });
+        watch.on('error', () => undefined);
+        await waitFor(() => statuses.length === 1);
+        const stopped = h.server.stop(300);
+        await waitFor(() => statuses.length === 2);
+        expect(statuses).toEqual([1, 2]); // SERVING, then NOT_SERVING
+        await stopped;
+        h.client.close();
+    });
+
     it('ends open event streams with UNAVAILABLE and closes the Fabric client', async () => {
         const h = await startHarness();
         h.fabric.commit('tx1', [event('tx1:0')]);
