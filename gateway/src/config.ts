@@ -53,6 +53,17 @@ export interface GatewayConfig {
     readonly maxReceiveMessageBytes: number;
     /** Most submits in flight at once (0 = no bound). */
     readonly maxConcurrentSubmits: number;
+    /** Accept a `chaincode` header naming a chaincode that is not configured for the channel. */
+    readonly allowAnyChaincode: boolean;
+    readonly health: HealthConfig;
+}
+
+/** The peer probes behind the health service (see `health.ts`). */
+export interface HealthConfig {
+    /** Time between two probe rounds; 0 turns probing off (every health name SERVING, as in Substra). */
+    readonly intervalMs: number;
+    /** Longest time the overall status (`''`) stays NOT_SERVING at start-up while no probe has succeeded. */
+    readonly startupGraceMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -314,6 +325,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         stateDir: path.resolve(e.str('ORCHESTRATOR_STATE_DIR', '.state/gateway')),
         maxReceiveMessageBytes: e.int('ORCHESTRATOR_GRPC_MAX_RECEIVE_MESSAGE_SIZE', 4 * 1024 * 1024),
         maxConcurrentSubmits: e.int('ORCHESTRATOR_MAX_CONCURRENT_SUBMITS', 256),
+        allowAnyChaincode: e.bool('ORCHESTRATOR_ALLOW_ANY_CHAINCODE', false),
+        health: {
+            intervalMs: e.duration('ORCHESTRATOR_HEALTH_CHECK_INTERVAL', '10s'),
+            startupGraceMs: e.duration('ORCHESTRATOR_HEALTH_STARTUP_GRACE', '15s'),
+        },
     };
 }
 

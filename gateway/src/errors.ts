@@ -47,4 +47,6 @@ export const headerErrors = {
     unknownOrganization: (mspid: string): string => `organization "${mspid}" is unknown`,
     noChannelAccess: (mspid: string, channel: string): string =>
         `organization "${mspid}" has not access to channel "${channel}"`,
+    unconfiguredChaincode: (channel: string, chaincode: string): string =>
+        `chaincode "${chaincode}" is not configured for channel "${channel}"`,
 } as const;

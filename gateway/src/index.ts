@@ -1,6 +1,6 @@
 // Public surface of @substra-fabric/gateway.
 export { loadConfig, parseChannelConfig, parseDuration, chaincodeFor } from './config';
-export type { GatewayConfig, ChannelConfig, PeerConfig, TlsConfig } from './config';
+export type { GatewayConfig, ChannelConfig, HealthConfig, PeerConfig, TlsConfig } from './config';
 export { ERROR_CODE_ORDER, StatusError, statusForMessage, headerErrors } from './errors';
 export { EventHub, CHAINCODE_EVENT_NAME } from './eventhub';
 export { EventIndex, parseTransaction } from './eventindex';
@@ -18,6 +18,8 @@ export type {
     TransactionBlockRequest,
 } from './fabric';
 export { FabricGatewayClient, classifyFabricError, blockNumberOf } from './fabricgateway';
+export { FABRIC_HEALTH_SERVICE, FabricHealth, channelHealthService } from './health';
+export type { FabricHealthOptions, ProbeTarget, ServingStatus } from './health';
 export { Invoker, IDEMPOTENT_REGISTRATIONS, toStatusError } from './invoker';
 export { GatewayMetrics } from './metrics';
 export { DEFAULT_RETRY_POLICY, backoffDelay, nextDelay } from './retry';

@@ -141,7 +141,9 @@ export function errorMappingInterceptor(): ServerInterceptor {
 }
 
 export interface HeaderCheckOptions {
-    readonly config: Pick<GatewayConfig, 'channelConfig' | 'defaultChaincode'>;
+    /** `allowAnyChaincode` omitted = false: only the channel's configured chaincode is accepted. */
+    readonly config: Pick<GatewayConfig, 'channelConfig' | 'defaultChaincode'> &
+        Partial<Pick<GatewayConfig, 'allowAnyChaincode'>>;
     /** Set when the `mspid` header must match the client certificate. */
     readonly verifier?: MspVerifier | undefined;
 }
@@ -163,7 +165,10 @@ function knownOrganizations(config: HeaderCheckOptions['config']): Set<string> {
 
 /**
  * Checks `mspid` (and its certificate when verification is on), then `channel` and the caller's
- * membership of it, then resolves `chaincode` (header, else the channel's configured chaincode). Errors
+ * membership of it, then resolves `chaincode` (header, else the channel's configured chaincode). A
+ * header naming another chaincode than the configured one is refused unless `allowAnyChaincode` is set:
+ * each (channel, chaincode) gets an event listener and an index directory for the process lifetime, so
+ * callers must not be able to create them at will. Errors
  * are sent as UNKNOWN with the texts of the Substra orchestrator; the error-mapping interceptor gives
  * unary calls the status of their orchestration code.
  */
@@ -189,11 +194,18 @@ export function headerInterceptor(options: HeaderCheckOptions): ServerIntercepto
             return headerErrors.noChannelAccess(mspid, channel);
         }
         const chaincodes = metadata.get('chaincode');
+        const configured = chaincodeFor(options.config, channel);
         // Backends from 0.43 on send no chaincode header (api §7.4): absent or empty means the configured one.
         if (chaincodes.length === 0 || (chaincodes.length === 1 && chaincodes[0] === '')) {
-            metadata.set('chaincode', chaincodeFor(options.config, channel));
-        } else if (singleHeader(metadata, 'chaincode') === undefined) {
+            metadata.set('chaincode', configured);
+            return undefined;
+        }
+        const chaincode = singleHeader(metadata, 'chaincode');
+        if (chaincode === undefined) {
             return headerErrors.missingChaincode();
+        }
+        if (chaincode !== configured && options.config.allowAnyChaincode !== true) {
+            return headerErrors.unconfiguredChaincode(channel, chaincode);
         }
         return undefined;
     };

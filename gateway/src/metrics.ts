@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { status } from '@grpc/grpc-js';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Names of gRPC codes as go-grpc-prometheus writes them in the `grpc_code` label. */
 const CODE_NAMES: Readonly<Record<number, string>> = {
@@ -55,6 +55,8 @@ export class GatewayMetrics {
     readonly handlingSeconds: Histogram;
     readonly received: Counter;
     readonly sent: Counter;
+    /** 1 when the last health probe of a (channel, chaincode) succeeded, else 0 (see `health.ts`). */
+    readonly fabricUp: Gauge;
 
     constructor() {
         collectDefaultMetrics({ register: this.registry });
@@ -89,6 +91,12 @@ export class GatewayMetrics {
             name: 'grpc_server_msg_sent_total',
             help: 'Total number of gRPC stream messages sent by the server.',
             labelNames,
+            registers,
+        });
+        this.fabricUp = new Gauge({
+            name: 'orchestrator_fabric_up',
+            help: 'Whether the last health probe (evaluate of orchestrator.info QueryVersion) of the channel and chaincode succeeded (1) or not (0).',
+            labelNames: ['channel', 'chaincode'],
             registers,
         });
     }

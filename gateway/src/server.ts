@@ -17,12 +17,13 @@ import { ReflectionService } from '@grpc/reflection';
 import { PROTO_DIR, PROTO_FILES, RPCS, orchestrator, type RpcInfo } from '@substra-fabric/api';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import type { GatewayConfig } from './config';
+import { chaincodeFor, type GatewayConfig } from './config';
 import { StatusError } from './errors';
 import { EventHub } from './eventhub';
 import type { EventIndex } from './eventindex';
 import { queryEvents, startPosition, streamEvents } from './eventservice';
 import type { FabricClient } from './fabric';
+import { FabricHealth, type ProbeTarget } from './health';
 import {
     errorMappingInterceptor,
     headerInterceptor,
@@ -35,18 +36,22 @@ import { GatewayMetrics } from './metrics';
 import type { RetryPolicy } from './retry';
 import type { MspVerifier } from './tls';
 
-/** Settings the server itself reads (a subset of {@link GatewayConfig}). */
-export type ServerConfig = Pick<
-    GatewayConfig,
-    | 'host'
-    | 'port'
-    | 'channelConfig'
-    | 'defaultChaincode'
-    | 'maxReceiveMessageBytes'
-    | 'metricsEnabled'
-    | 'metricsHost'
-    | 'metricsPort'
->;
+/**
+ * Settings the server itself reads (a subset of {@link GatewayConfig}). Without `health` the peer is
+ * not probed (every health name SERVING); without `allowAnyChaincode` only configured chaincodes are served.
+ */
+export type ServerConfig = Partial<Pick<GatewayConfig, 'allowAnyChaincode' | 'health'>> &
+    Pick<
+        GatewayConfig,
+        | 'host'
+        | 'port'
+        | 'channelConfig'
+        | 'defaultChaincode'
+        | 'maxReceiveMessageBytes'
+        | 'metricsEnabled'
+        | 'metricsHost'
+        | 'metricsPort'
+    >;
 
 export interface GatewayServerOptions {
     readonly config: ServerConfig;
@@ -123,6 +128,7 @@ export class GatewayServer {
     readonly #options: GatewayServerOptions;
     readonly #server: Server;
     readonly #health = new HealthImplementation({ '': 'SERVING' });
+    readonly #fabricHealth: FabricHealth;
     readonly #invoker: Invoker;
     readonly #events: EventHub;
     readonly #metrics: GatewayMetrics | undefined;
@@ -159,7 +165,28 @@ export class GatewayServer {
                 headerInterceptor({ config: options.config, verifier: options.mspVerifier }),
             ],
         });
+        this.#fabricHealth = new FabricHealth({
+            fabric: options.fabric,
+            targets: this.#probeTargets(),
+            intervalMs: options.config.health?.intervalMs ?? 0,
+            startupGraceMs: options.config.health?.startupGraceMs ?? 0,
+            setStatus: (service, servingStatus) => {
+                this.#health.setStatus(service, servingStatus);
+            },
+            logger: options.logger,
+            metrics: this.#metrics,
+        });
         this.#register();
+    }
+
+    /** Each configured channel, its chaincode, and the first member the wallet holds an identity of. */
+    #probeTargets(): ProbeTarget[] {
+        const { config } = this.#options;
+        return [...config.channelConfig.channels].map(([channel, members]) => ({
+            mspid: [...members].find((m) => this.#hasIdentity(m)),
+            channel,
+            chaincode: chaincodeFor(config, channel),
+        }));
     }
 
     /** Prometheus registry (undefined when metrics are disabled). */
@@ -187,6 +214,7 @@ export class GatewayServer {
             metricsPort = listening.port;
         }
         this.#logger.info({ host: config.host, port, metricsPort }, 'gateway listening');
+        this.#fabricHealth.start();
         return { port, metricsPort };
     }
 
@@ -196,8 +224,7 @@ export class GatewayServer {
         for (const [channel, members] of config.channelConfig.channels) {
             const mspid = [...members].find((m) => this.#hasIdentity(m));
             if (mspid !== undefined) {
-                const chaincode = config.channelConfig.chaincodes.get(channel) ?? config.defaultChaincode;
-                this.#events.index({ mspid, channel, chaincode });
+                this.#events.index({ mspid, channel, chaincode: chaincodeFor(config, channel) });
             }
         }
     }
@@ -225,7 +252,7 @@ export class GatewayServer {
 
     /** Report NOT_SERVING, stop accepting calls (waiting up to `graceMs` for running ones), close everything. */
     async stop(graceMs = 5000): Promise<void> {
-        this.#health.setStatus('', 'NOT_SERVING');
+        this.#fabricHealth.stop();
         await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
                 this.#server.forceShutdown();

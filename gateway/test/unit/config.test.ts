@@ -84,6 +84,24 @@ describe('environment', () => {
         expect(config.tls.enabled).toBe(false);
         expect(config.defaultChaincode).toBe('mycc');
         expect(config.maxConcurrentSubmits).toBe(256);
+        expect(config.allowAnyChaincode).toBe(false);
+        expect(config.health).toEqual({ intervalMs: 10_000, startupGraceMs: 15_000 });
+    });
+
+    it('reads the peer probe interval (0 = off) and start-up grace, and the any-chaincode switch', () => {
+        const base = { ORCHESTRATOR_CHANNEL_CONFIG: path.join(dir, 'channels.yaml') };
+        const config = loadConfig({
+            ...base,
+            ORCHESTRATOR_HEALTH_CHECK_INTERVAL: '2s',
+            ORCHESTRATOR_HEALTH_STARTUP_GRACE: '1m',
+            ORCHESTRATOR_ALLOW_ANY_CHAINCODE: 'true',
+        });
+        expect(config.health).toEqual({ intervalMs: 2000, startupGraceMs: 60_000 });
+        expect(config.allowAnyChaincode).toBe(true);
+        expect(loadConfig({ ...base, ORCHESTRATOR_HEALTH_CHECK_INTERVAL: '0' }).health.intervalMs).toBe(0);
+        expect(() => loadConfig({ ...base, ORCHESTRATOR_HEALTH_CHECK_INTERVAL: 'often' })).toThrow(
+            'ORCHESTRATOR_HEALTH_CHECK_INTERVAL',
+        );
     });
 
     it('reads the Substra chart variables', () => {

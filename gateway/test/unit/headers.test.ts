@@ -1,7 +1,19 @@
 import { status } from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, ORG1, headers, startHarness, subscribe, unary, unaryError } from './helpers';
+import { parseChannelConfig } from '../../src/config';
+import {
+    CHANNEL_YAML,
+    type Harness,
+    ORG1,
+    QUERY_EVENTS,
+    headers,
+    startHarness,
+    subscribe,
+    unary,
+    unaryError,
+    waitFor,
+} from './helpers';
 
 const GET_FUNCTION = '/orchestrator.FunctionService/GetFunction';
 const request = orchestrator.GetFunctionParam.encode({ key: 'abc' }).finish();
@@ -94,16 +106,52 @@ describe('request headers', () => {
         expect(err.details).toBe("missing or invalid header 'chaincode'");
     });
 
-    it('uses the chaincode header when sent, else the chaincode configured for the channel', async () => {
+    it('uses the chaincode configured for the channel when the chaincode header is absent, empty or names it', async () => {
         h.fabric.calls.length = 0;
         await unary(h.client, GET_FUNCTION, request, headers(ORG1));
         await unary(h.client, GET_FUNCTION, request, headers({ mspid: 'Org1MSP', channel: 'yourchannel' }));
-        await unary(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: 'othercc' }));
+        await unary(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: '' }));
+        await unary(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: 'mycc' }));
+        await unary(
+            h.client,
+            GET_FUNCTION,
+            request,
+            headers({ mspid: 'Org1MSP', channel: 'yourchannel', chaincode: 'yourcc' }),
+        );
         expect(h.fabric.calls.map((c) => [c.request.channel, c.request.chaincode, c.request.mspid])).toEqual([
             ['mychannel', 'mycc', 'Org1MSP'],
             ['yourchannel', 'yourcc', 'Org1MSP'],
-            ['mychannel', 'othercc', 'Org1MSP'],
+            ['mychannel', 'mycc', 'Org1MSP'],
+            ['mychannel', 'mycc', 'Org1MSP'],
+            ['yourchannel', 'yourcc', 'Org1MSP'],
         ]);
+    });
+
+    it('refuses a unary call naming a chaincode not configured for its channel with UNKNOWN, naming both', async () => {
+        h.fabric.calls.length = 0;
+        const err = await unaryError(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: 'othercc' }));
+        expect(err.code).toBe(status.UNKNOWN);
+        expect(err.details).toBe('chaincode "othercc" is not configured for channel "mychannel"');
+        // The chaincode of another channel is not configured for this one either.
+        const crossed = await unaryError(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: 'yourcc' }));
+        expect(crossed.details).toBe('chaincode "yourcc" is not configured for channel "mychannel"');
+        expect(h.fabric.calls).toHaveLength(0);
+    });
+
+    it('refuses QueryEvents and SubscribeToEvents naming an unconfigured chaincode without starting a listener', async () => {
+        const query = await unaryError(
+            h.client,
+            QUERY_EVENTS,
+            orchestrator.QueryEventsParam.encode({}).finish(),
+            headers({ ...ORG1, chaincode: 'othercc' }),
+        );
+        expect(query.code).toBe(status.UNKNOWN);
+        expect(query.details).toBe('chaincode "othercc" is not configured for channel "mychannel"');
+        const { error } = subscribe(h.client, '', headers({ ...ORG1, chaincode: 'othercc' }));
+        const err = await error;
+        expect(err.code).toBe(status.UNKNOWN);
+        expect(err.details).toBe('chaincode "othercc" is not configured for channel "mychannel"');
+        expect(h.fabric.eventRequests.filter((r) => r.chaincode === 'othercc')).toHaveLength(0);
     });
 
     it('never reaches the chaincode when a header check fails', async () => {
@@ -124,5 +172,38 @@ describe('request headers', () => {
         const err = await error;
         expect(err.code).toBe(status.UNKNOWN);
         expect(err.details).toBe("missing or invalid header 'channel'");
+    });
+});
+
+describe('chaincode header with ORCHESTRATOR_ALLOW_ANY_CHAINCODE', () => {
+    let h: Harness;
+
+    beforeAll(async () => {
+        h = await startHarness({
+            config: {
+                host: '127.0.0.1',
+                port: 0,
+                channelConfig: parseChannelConfig(CHANNEL_YAML),
+                defaultChaincode: 'mycc',
+                maxReceiveMessageBytes: 4 * 1024 * 1024,
+                metricsEnabled: false,
+                metricsHost: '127.0.0.1',
+                metricsPort: 0,
+                allowAnyChaincode: true,
+            },
+        });
+    });
+
+    afterAll(async () => {
+        await h.close();
+    });
+
+    it('serves any chaincode named by the header, unary and stream, when the option allows it', async () => {
+        h.fabric.calls.length = 0;
+        await unary(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: 'othercc' }));
+        expect(h.fabric.calls.map((c) => [c.request.channel, c.request.chaincode])).toEqual([['mychannel', 'othercc']]);
+        const { stream } = subscribe(h.client, '', headers({ ...ORG1, chaincode: 'othercc' }));
+        await waitFor(() => h.fabric.eventRequests.some((r) => r.chaincode === 'othercc'));
+        stream.cancel();
     });
 });
