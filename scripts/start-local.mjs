@@ -3,15 +3,23 @@
 // build, starts the devnet (both orgs; mychannel/mycc and yourchannel/yourcc) and the gateway on 127.0.0.1:9000
 // holding both organizations' identities, prints progress with timings, and stops everything on Ctrl-C / SIGTERM.
 //
-//   npm start [-- --policy or|and] [--state DIR] [--port 9000] [--reset]
+//   npm start [-- --policy or|and] [--state DIR] [--port 9000] [--metrics-port 8484] [--devnet-ports fixed|auto]
+//             [--reset] [--rebuild | --no-build]
 //   DEVNET_POLICY=and npm start
 //
 // The ledger is kept in <state>/devnet/ledger (the gateway's event index in <state>/gateway/events), so a second
 // start resumes the same network; --reset starts a new chain (crypto material is kept).
+//
+// Before building or starting anything it checks that no other `npm start` runs on the state dir and that the
+// ports it needs are free, and exits 1 with a message naming what is taken. Port 0 (--port, --metrics-port) and
+// --devnet-ports auto take free ports (the tests run this way, next to a developer's own `npm start`).
+// Pid files: <state>/devnet/devnet.pid (this process, which hosts the devnet), <state>/devnet/chaincode.pids.json
+// (kept current when the devnet restarts a chaincode process that died), <state>/gateway/gateway.pid.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import net from 'node:net';
 import { setInterval } from 'node:timers';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +30,19 @@ const elapsed = () => `+${((Date.now() - t0) / 1000).toFixed(2)}s`;
 const say = (line) => process.stdout.write(`[start ${elapsed()}] ${line}\n`);
 
 const USAGE =
-    'usage: npm start [-- --policy or|and] [--state DIR] [--port PORT] [--metrics-port PORT] [--reset] [--rebuild]';
+    'usage: npm start [-- --policy or|and] [--state DIR] [--port PORT] [--metrics-port PORT]' +
+    ' [--devnet-ports fixed|auto] [--reset] [--rebuild | --no-build]';
+
+/** The devnet's fixed ports (test/devnet/src/network.ts, FIXED_*_PORTS; the devnet checks them again itself). */
+const DEVNET_FIXED_PORTS = [
+    [7051, 'devnet peer of MyOrg1MSP'],
+    [9051, 'devnet peer of MyOrg2MSP'],
+    [9999, 'chaincode mycc of MyOrg1MSP'],
+    [9998, 'chaincode mycc of MyOrg2MSP'],
+    [9997, 'chaincode yourcc of MyOrg1MSP'],
+    [9996, 'chaincode yourcc of MyOrg2MSP'],
+];
+const HOST = '127.0.0.1';
 
 function parseArgs(argv) {
     const opts = {
@@ -30,8 +50,10 @@ function parseArgs(argv) {
         state: process.env.LOCAL_STATE_DIR || path.join(root, '.state', 'local'),
         port: Number(process.env.ORCHESTRATOR_PORT || 9000),
         metricsPort: Number(process.env.ORCHESTRATOR_METRICS_PORT || 8484),
+        devnetPorts: process.env.DEVNET_PORTS || 'fixed',
         reset: false,
         rebuild: false,
+        build: process.env.START_LOCAL_NO_BUILD !== '1',
     };
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i];
@@ -43,32 +65,49 @@ function parseArgs(argv) {
         else if (flag === '--state') opts.state = path.resolve(value());
         else if (flag === '--port') opts.port = Number(value());
         else if (flag === '--metrics-port') opts.metricsPort = Number(value());
+        else if (flag === '--devnet-ports') opts.devnetPorts = value();
         else if (flag === '--reset') opts.reset = true;
         else if (flag === '--rebuild') opts.rebuild = true;
+        else if (flag === '--no-build') opts.build = false;
         else if (flag === '--help' || flag === '-h') {
             console.log(USAGE);
             process.exit(0);
         } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
     if (opts.policy !== 'or' && opts.policy !== 'and') throw new Error(`--policy must be or|and\n${USAGE}`);
-    if (!Number.isInteger(opts.port) || !Number.isInteger(opts.metricsPort)) throw new Error(USAGE);
+    if (opts.devnetPorts !== 'fixed' && opts.devnetPorts !== 'auto') {
+        throw new Error(`--devnet-ports must be fixed|auto\n${USAGE}`);
+    }
+    for (const [name, port] of [
+        ['--port', opts.port],
+        ['--metrics-port', opts.metricsPort],
+    ]) {
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port\n${USAGE}`);
+    }
+    if (opts.rebuild && !opts.build) throw new Error(`--rebuild and --no-build exclude each other\n${USAGE}`);
     return opts;
 }
 
 // --- build if needed ---
 
-const BUILD_INPUTS = ['proto', 'chaincode', 'gateway', 'test/devnet'].flatMap((ws) => [
-    path.join(ws, 'src'),
-    path.join(ws, 'package.json'),
-    path.join(ws, 'tsconfig.json'),
-]);
-const BUILD_OUTPUTS = [
+// Each workspace is current when its newest build output is newer than its newest source: `tsc -b` rewrites at
+// least the .tsbuildinfo of a project it rebuilds, and the proto build regenerates everything, so this holds after
+// any build however it was run (`npm run build`, `npm test`, or here). The lock file and the shared tsconfig are
+// compared with the proto outputs, which every build rewrites.
+const WORKSPACES = [
+    { name: 'proto', inputs: ['src', 'package.json', 'tsconfig.json', '*.proto'], outputs: ['dist', 'generated'] },
+    { name: 'chaincode', inputs: ['src', 'package.json', 'tsconfig.json', 'chaincode'], outputs: ['dist'] },
+    { name: 'gateway', inputs: ['src', 'package.json', 'tsconfig.json'], outputs: ['dist'] },
+    { name: 'test/devnet', inputs: ['src', 'package.json', 'tsconfig.json'], outputs: ['dist'] },
+];
+const ENTRY_POINTS = [
     'proto/dist/index.js',
     'proto/generated/api.js',
     'chaincode/dist/src/main.js',
     'gateway/dist/src/main.js',
     'test/devnet/dist/src/index.js',
 ];
+const SHARED_INPUTS = ['package-lock.json', 'tsconfig.base.json'];
 
 function newestMtime(p) {
     if (!existsSync(p)) return 0;
@@ -79,39 +118,129 @@ function newestMtime(p) {
     return newest;
 }
 
-function buildIfNeeded(stampFile, force) {
+function expand(dir, pattern) {
+    if (!pattern.startsWith('*')) return [path.join(dir, pattern)];
+    return readdirSync(dir)
+        .filter((f) => f.endsWith(pattern.slice(1)))
+        .map((f) => path.join(dir, f));
+}
+
+/** What is out of date: missing entry points, and workspaces whose sources are newer than their build. */
+function staleBuild() {
+    const missing = ENTRY_POINTS.filter((p) => !existsSync(path.join(root, p)));
+    const stale = [];
+    let protoBuilt = 0;
+    for (const ws of WORKSPACES) {
+        const dir = path.join(root, ws.name);
+        const input = Math.max(...ws.inputs.flatMap((p) => expand(dir, p)).map(newestMtime));
+        const output = Math.max(...ws.outputs.map((p) => newestMtime(path.join(dir, p))));
+        if (ws.name === 'proto') protoBuilt = output;
+        if (input > output) stale.push(ws.name);
+    }
+    const shared = SHARED_INPUTS.filter((p) => newestMtime(path.join(root, p)) > protoBuilt);
+    return { missing, stale: [...stale, ...shared] };
+}
+
+function buildIfNeeded(opts) {
     const t = Date.now();
-    const protoFiles = readdirSync(path.join(root, 'proto'))
-        .filter((f) => f.endsWith('.proto'))
-        .map((f) => path.join('proto', f));
-    const newestInput = Math.max(
-        ...[...BUILD_INPUTS, ...protoFiles, 'package-lock.json', 'tsconfig.base.json'].map((p) =>
-            newestMtime(path.join(root, p)),
-        ),
-    );
-    const outputs = BUILD_OUTPUTS.map((p) => path.join(root, p));
-    const missing = outputs.filter((p) => !existsSync(p));
-    const reference = existsSync(stampFile)
-        ? statSync(stampFile).mtimeMs
-        : missing.length === 0
-          ? Math.min(...outputs.map((p) => statSync(p).mtimeMs))
-          : 0;
-    if (!force && missing.length === 0 && newestInput <= reference) {
+    const { missing, stale } = staleBuild();
+    if (!opts.build) {
+        if (missing.length > 0) {
+            throw new Error(`--no-build: ${missing.join(', ')} missing; run \`npm run build\` first`);
+        }
+        say(
+            `build skipped (--no-build)` +
+                (stale.length > 0 ? `; sources changed since the last build: ${stale.join(', ')}` : ''),
+        );
+        return;
+    }
+    if (!opts.rebuild && missing.length === 0 && stale.length === 0) {
         say(`build is up to date (checked in ${Date.now() - t} ms)`);
         return;
     }
     say(
-        force
+        opts.rebuild
             ? 'building (--rebuild)'
             : missing.length > 0
-              ? `building (missing ${missing.map((p) => path.relative(root, p)).join(', ')})`
-              : 'building (sources changed since the last build)',
+              ? `building (missing ${missing.join(', ')})`
+              : `building (sources changed since the last build: ${stale.join(', ')})`,
     );
     const started = Date.now();
     execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
-    mkdirSync(path.dirname(stampFile), { recursive: true });
-    writeFileSync(stampFile, new Date(started).toISOString() + '\n');
     say(`built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+// --- preflight: fail fast when another instance or another program holds what we need ---
+
+function portInUse(port) {
+    return new Promise((resolve) => {
+        const srv = net.createServer();
+        srv.once('error', (err) => {
+            resolve(err.code ?? err.message);
+        });
+        srv.listen({ port, host: HOST, exclusive: true }, () => {
+            srv.close(() => {
+                resolve(undefined);
+            });
+        });
+    });
+}
+
+function readPids(file) {
+    try {
+        const records = JSON.parse(readFileSync(file, 'utf8'));
+        return Array.isArray(records) ? records : [];
+    } catch {
+        return [];
+    }
+}
+
+function running(rec) {
+    try {
+        process.kill(rec.pid, 0);
+    } catch {
+        return false;
+    }
+    if (rec.startTime === undefined) return true;
+    try {
+        const stat = readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] === rec.startTime;
+    } catch {
+        return true;
+    }
+}
+
+async function preflight(opts) {
+    const owner = readPids(path.join(opts.state, 'devnet', 'devnet.pid')).filter(running);
+    if (owner.length > 0) {
+        throw new Error(
+            `\`npm start\` is already running on the state dir ${opts.state} (pid ${owner.map((r) => r.pid).join(', ')}).\n` +
+                'Stop it (Ctrl-C in its terminal, or `kill -INT <pid>`), or use another one: npm start -- --state DIR',
+        );
+    }
+    const wanted = [
+        ...(opts.port === 0 ? [] : [[opts.port, 'gateway gRPC', '--port']]),
+        ...(opts.metricsPort === 0 ? [] : [[opts.metricsPort, 'gateway metrics', '--metrics-port']]),
+        ...(opts.devnetPorts === 'auto' ? [] : DEVNET_FIXED_PORTS.map(([p, what]) => [p, what, '--devnet-ports auto'])),
+    ];
+    const busy = [];
+    for (const [port, what, flag] of wanted) {
+        const why = await portInUse(port);
+        if (why) busy.push({ port, what, flag, why });
+    }
+    if (busy.length === 0) return;
+    const flags = [...new Set(busy.map((b) => b.flag))];
+    throw new Error(
+        [
+            `cannot start: ${busy.length === 1 ? 'a port it needs is' : 'ports it needs are'} in use on ${HOST}:`,
+            ...busy.map((b) => `  ${b.port}  ${b.what} (${b.why})`),
+            'Another `npm start` (on another state dir), a devnet (`node test/devnet/dist/src/cli.js down`) or another',
+            `program holds ${busy.length === 1 ? 'it' : 'them'}: stop it, or choose other ports with ${flags.join(', ')}`,
+            `(port 0 = any free port), e.g. npm start -- ${flags
+                .map((f) => (f === '--devnet-ports auto' ? f : `${f} 0`))
+                .join(' ')}`,
+        ].join('\n'),
+    );
 }
 
 // --- main ---
@@ -119,17 +248,19 @@ function buildIfNeeded(stampFile, force) {
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
     mkdirSync(opts.state, { recursive: true });
-    buildIfNeeded(path.join(root, '.state', 'build.stamp'), opts.rebuild);
+    await preflight(opts);
+    buildIfNeeded(opts);
 
     // The dist output of the devnet package holds the glue (gateway files, gateway process).
     const require = createRequire(import.meta.url);
-    const { startDevnet, writeGatewayFiles, gatewayEnv, startGatewayProcess } = require(
+    const { startDevnet, writeGatewayFiles, gatewayEnv, startGatewayProcess, pidRecord } = require(
         path.join(root, 'test', 'devnet', 'dist', 'src', 'index.js'),
     );
 
     const devnetState = path.join(opts.state, 'devnet');
     const gatewayDir = path.join(opts.state, 'gateway');
     const eventsDir = path.join(gatewayDir, 'events');
+    const gatewayPidFile = path.join(gatewayDir, 'gateway.pid');
     if (opts.reset) {
         rmSync(path.join(devnetState, 'ledger'), { recursive: true, force: true });
         rmSync(eventsDir, { recursive: true, force: true });
@@ -152,6 +283,7 @@ async function main() {
         try {
             const starting = await gatewayStart?.catch(() => undefined);
             await (gateway ?? starting)?.stop();
+            rmSync(gatewayPidFile, { force: true });
             say(`gateway stopped (${Date.now() - ts} ms)`);
             const started = await devnetStart?.catch(() => undefined);
             await (devnet ?? started)?.stop();
@@ -177,8 +309,9 @@ async function main() {
     devnetStart = startDevnet({
         stateDir: devnetState,
         policy: opts.policy,
-        ports: 'fixed',
+        ports: opts.devnetPorts,
         keepLedger: true,
+        pidFiles: true,
         log: (line) => process.stdout.write(`  ${line}\n`),
     });
     devnet = await devnetStart;
@@ -198,6 +331,9 @@ async function main() {
     try {
         gatewayStart = startGatewayProcess({ env, logFile });
         gateway = await gatewayStart;
+        if (gateway.pid !== undefined) {
+            writeFileSync(gatewayPidFile, JSON.stringify([pidRecord(gateway.pid, 'gateway')], null, 2) + '\n');
+        }
         if (stopping) return;
     } catch (err) {
         if (stopping) return;
@@ -216,7 +352,7 @@ async function main() {
         '',
         `Substra orchestrator (distributed mode, devnet) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s` +
             ` (devnet ${(devnetMs / 1000).toFixed(1)} s, gateway ${(gatewayMs / 1000).toFixed(1)} s)`,
-        `  gRPC       127.0.0.1:${gateway.port} (plaintext, reflection on)   metrics http://127.0.0.1:${opts.metricsPort}/metrics`,
+        `  gRPC       127.0.0.1:${gateway.port} (plaintext, reflection on)   metrics http://127.0.0.1:${gateway.metricsPort ?? opts.metricsPort}/metrics`,
         `  orgs       ${orgs.join(', ')} (send one of them as the \`mspid\` header)`,
         `  channels   ${devnet.channels.map((c) => `${c.name} (${c.chaincode})`).join(', ')}   policy ${devnet.policy}`,
         `  wallet     ${files.walletDir}`,

@@ -99,6 +99,8 @@ export class ChaincodeConnection {
             'grpc.max_receive_message_length': 100 * 1024 * 1024,
             'grpc.max_send_message_length': 100 * 1024 * 1024,
         });
+        // A previous client (its chaincode process died, or its dial failed) is not reused.
+        this.#client?.close();
         this.#client = client;
         return new Promise<void>((resolve, reject) => {
             const deadline = Date.now() + timeoutMs;

@@ -95,6 +95,8 @@ export interface GatewayProcess {
     pid: number | undefined;
     /** the bound gRPC port (read from the gateway's "gateway listening" log line) */
     port: number;
+    /** the bound metrics port (from the same line), undefined when metrics are off */
+    metricsPort: number | undefined;
     /** resolves when the process has exited */
     exited: Promise<number | null>;
     /** SIGTERM, then SIGKILL after `graceMs` */
@@ -129,6 +131,7 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
         log.end();
     });
     let tail: string[] = [];
+    let metricsPort: number | undefined;
     const port = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(() => {
             child.kill('SIGKILL');
@@ -148,6 +151,8 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
                     if (line.includes('"gateway listening"')) {
                         const m = /"port":(\d+)/.exec(line);
                         if (m?.[1]) {
+                            const metrics = /"metricsPort":(\d+)/.exec(line);
+                            if (metrics?.[1]) metricsPort = Number(metrics[1]);
                             clearTimeout(timer);
                             resolve(Number(m[1]));
                         }
@@ -171,5 +176,5 @@ export async function startGatewayProcess(options: GatewayProcessOptions): Promi
         await exited;
         clearTimeout(timer);
     };
-    return { pid: child.pid, port, exited, stop };
+    return { pid: child.pid, port, metricsPort, exited, stop };
 }

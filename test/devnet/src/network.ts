@@ -15,6 +15,7 @@ import { GatewayService } from './gateway';
 import { ChannelLedger, EndorsementPolicy } from './ledger';
 import { MspRegistry, Signer } from './msp';
 import { Peer } from './peer';
+import { devnetPidFiles, isAlive, pidRecord, readPidRecords, removePidFiles, writePidRecords } from './pids';
 
 export interface ChannelSpec {
     name: string;
@@ -62,6 +63,34 @@ export interface DevnetOptions {
     orgs?: readonly OrgSpec[];
     /** progress output; default: lines on stdout */
     log?: (line: string) => void;
+    /**
+     * A chaincode process that dies while the network runs is started again after a delay doubling from
+     * `initialDelayMs` (250) up to `maxDelayMs` (10 000) per consecutive failure, and the peer reconnects to it;
+     * `false` leaves it dead.
+     */
+    chaincodeRestart?: false | { initialDelayMs?: number; maxDelayMs?: number };
+    /**
+     * Write `<state>/devnet.pid` (this process) and `<state>/chaincode.pids.json` (kept current across restarts),
+     * refuse to start when the recorded devnet process still runs, and remove both files on stop.
+     */
+    pidFiles?: boolean;
+}
+
+/** A chaincode process that ran this long since it registered starts a new series of restart attempts. */
+const HEALTHY_RUN_MS = 30_000;
+
+interface Slot {
+    /** `<chaincode>/<MSPID>` */
+    label: string;
+    env: NodeJS.ProcessEnv;
+    proc: DevnetChaincodeProcess;
+    conn: ChaincodeConnection;
+    child: ChildProcess | undefined;
+    /** consecutive restarts without a healthy run */
+    failures: number;
+    /** when the current process registered (0: not registered) */
+    healthySince: number;
+    timer: NodeJS.Timeout | undefined;
 }
 
 export interface DevnetOrg {
@@ -85,7 +114,10 @@ export interface DevnetChaincodeProcess {
     mspId: string;
     address: string;
     packageId: string;
+    /** pid of the current process (changes when it is restarted) */
     pid: number | undefined;
+    /** how many times the process was restarted after dying */
+    restarts: number;
     logFile: string;
 }
 
@@ -214,6 +246,16 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     const executable = path.resolve(options.chaincodeExecutable ?? defaultChaincodeExecutable());
     const clientAuth = options.clientAuth ?? true;
     mkdirSync(path.join(stateDir, 'logs'), { recursive: true });
+    if (options.pidFiles) {
+        const files = devnetPidFiles(stateDir);
+        const running = readPidRecords(files.main).filter(isAlive);
+        if (running.length > 0) {
+            throw new Error(
+                `a devnet is already up on ${stateDir} (pid ${running.map((r) => r.pid).join(', ')}); stop it first`,
+            );
+        }
+        writePidRecords(files.main, [pidRecord(process.pid, 'devnet')]);
+    }
 
     let t = Date.now();
     const { crypto, generated } = ensureCrypto(stateDir, orgSpecs);
@@ -264,12 +306,29 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
         for (const p of [...gatewayPorts, ...ccPorts.flat()]) await checkPortFree(host, p);
     }
 
-    // Chaincode processes
-    const children: ChildProcess[] = [];
+    // Chaincode processes, supervised: one that dies while the network runs is started again (bounded backoff)
+    // and the peer reconnects to it.
+    const restartOpts = options.chaincodeRestart ?? {};
+    const restartInitialMs = restartOpts === false ? 0 : (restartOpts.initialDelayMs ?? 250);
+    const restartMaxMs = restartOpts === false ? 0 : (restartOpts.maxDelayMs ?? 10_000);
+    const startTimeout = options.chaincodeStartTimeoutMs ?? 30_000;
+    const pidFiles = options.pidFiles ? devnetPidFiles(stateDir) : undefined;
+    let phase: 'starting' | 'running' | 'stopping' = 'starting';
+    const slots: Slot[] = [];
     const processes: DevnetChaincodeProcess[] = [];
     const connections = new Map<string, Map<string, ChaincodeConnection>>(); // mspId -> channel/cc -> conn
+    const isGone = (c: ChildProcess | undefined) => !c || c.exitCode !== null || c.signalCode !== null;
+    const writeChaincodePids = () => {
+        if (!pidFiles) return;
+        writePidRecords(
+            pidFiles.children,
+            slots.flatMap((s) =>
+                s.child?.pid === undefined || isGone(s.child) ? [] : [pidRecord(s.child.pid, s.label)],
+            ),
+        );
+    };
     const stopChildren = async () => {
-        const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+        const alive = slots.flatMap((s) => (s.child && !isGone(s.child) ? [s.child] : []));
         await Promise.all(
             alive.map(
                 (c) =>
@@ -288,9 +347,74 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     };
     // If this process exits without stop() (crash, unhandled error), take the chaincode processes with it.
     const killOnExit = () => {
-        for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+        for (const s of slots) if (s.child && !isGone(s.child)) s.child.kill('SIGKILL');
     };
     process.on('exit', killOnExit);
+
+    const scheduleRestart = (slot: Slot, child: ChildProcess, why: string) => {
+        if (phase !== 'running' || slot.child !== child || slot.timer || restartOpts === false) return;
+        // A process that ran healthy for a while starts a new series of attempts.
+        if (slot.healthySince > 0 && Date.now() - slot.healthySince >= HEALTHY_RUN_MS) slot.failures = 0;
+        slot.healthySince = 0;
+        slot.failures++;
+        const delay = Math.min(restartInitialMs * 2 ** Math.min(slot.failures - 1, 20), restartMaxMs);
+        log(
+            `[devnet] chaincode ${slot.label} (pid ${child.pid ?? '?'}) died (${why}) while the network runs; ` +
+                `restarting it in ${delay} ms (attempt ${slot.failures})`,
+        );
+        writeChaincodePids();
+        slot.timer = setTimeout(() => {
+            slot.timer = undefined;
+            void restart(slot);
+        }, delay);
+    };
+    const spawnChild = (slot: Slot): ChildProcess => {
+        const fd = openSync(slot.proc.logFile, 'a');
+        let child: ChildProcess;
+        try {
+            child = spawn(executable, [], { cwd: path.dirname(executable), env: slot.env, stdio: ['ignore', fd, fd] });
+        } finally {
+            closeSync(fd);
+        }
+        slot.child = child;
+        slot.proc.pid = child.pid;
+        child.on('error', (err) => {
+            log(`chaincode ${slot.label} failed to start: ${err.message}`);
+            // no 'exit' follows a failed spawn
+            if (child.pid === undefined) scheduleRestart(slot, child, err.message);
+        });
+        child.on('exit', (code, signal) => {
+            log(`chaincode ${slot.label} (pid ${child.pid ?? '?'}) exited (${signal ?? String(code)})`);
+            scheduleRestart(slot, child, signal ?? `exit code ${String(code)}`);
+        });
+        return child;
+    };
+    /** read through a call: `phase` changes while a restart awaits */
+    const running = () => phase === 'running';
+    const restart = async (slot: Slot) => {
+        if (!running()) return;
+        const tr = Date.now();
+        slot.proc.restarts++;
+        const child = spawnChild(slot);
+        writeChaincodePids();
+        const deadline = Date.now() + startTimeout;
+        await waitForListener(slot.proc.address, deadline, () => isGone(child) || !running());
+        if (isGone(child) || !running()) return; // its exit schedules the next attempt
+        try {
+            await slot.conn.connect(Math.max(1000, deadline - Date.now()));
+            slot.healthySince = Date.now();
+            log(
+                `[devnet] chaincode ${slot.label} restarted (pid ${child.pid ?? '?'}) and registered again in ${Date.now() - tr} ms`,
+            );
+        } catch (err) {
+            if (!running()) return;
+            log(
+                `[devnet] chaincode ${slot.label} restarted (pid ${child.pid ?? '?'}) but the peer could not connect: ` +
+                    `${err instanceof Error ? err.message : String(err)} (the next call retries)`,
+            );
+        }
+    };
+
     let startFailed = false;
     try {
         if (!existsSync(executable)) {
@@ -311,8 +435,6 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
                     root_cert: org.tlsCaCert,
                 });
                 const ccid = packageId(c.chaincode, connectionJson);
-                const logFile = path.join(stateDir, 'logs', `${c.chaincode}-${org.name}.log`);
-                const fd = openSync(logFile, 'a');
                 const env: NodeJS.ProcessEnv = {
                     PATH: process.env.PATH ?? '/usr/bin:/bin',
                     HOME: process.env.HOME ?? '/tmp',
@@ -324,30 +446,16 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
                     TLS_ROOTCERT_FILE: org.tlsCaCertFile,
                     LOG_LEVEL: options.chaincodeLogLevel ?? 'INFO',
                 };
-                const child = spawn(executable, [], {
-                    cwd: path.dirname(executable),
-                    env,
-                    stdio: ['ignore', fd, fd],
-                });
-                closeSync(fd);
-                children.push(child);
-                child.on('error', (err) => {
-                    log(`chaincode ${c.chaincode}/${org.mspId} failed to start: ${err.message}`);
-                });
-                child.on('exit', (code, signal) => {
-                    log(
-                        `chaincode ${c.chaincode}/${org.mspId} (pid ${child.pid ?? '?'}) exited (${signal ?? String(code)})`,
-                    );
-                });
-                processes.push({
+                const proc: DevnetChaincodeProcess = {
                     chaincode: c.chaincode,
                     channel: c.name,
                     mspId: org.mspId,
                     address,
                     packageId: ccid,
-                    pid: child.pid,
-                    logFile,
-                });
+                    pid: undefined,
+                    restarts: 0,
+                    logFile: path.join(stateDir, 'logs', `${c.chaincode}-${org.name}.log`),
+                };
                 const conn = new ChaincodeConnection(
                     {
                         name: c.chaincode,
@@ -360,49 +468,63 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
                     },
                     log,
                 );
+                const slot: Slot = {
+                    label: `${c.chaincode}/${org.mspId}`,
+                    env,
+                    proc,
+                    conn,
+                    child: undefined,
+                    failures: 0,
+                    healthySince: 0,
+                    timer: undefined,
+                };
+                slots.push(slot);
+                processes.push(proc);
+                spawnChild(slot);
                 let byOrg = connections.get(org.mspId);
                 if (!byOrg) connections.set(org.mspId, (byOrg = new Map<string, ChaincodeConnection>()));
                 byOrg.set(`${c.name}/${c.chaincode}`, conn);
             });
         });
+        writeChaincodePids();
         progress(`started ${processes.length} chaincode processes (${executable})`, t);
 
         // Connect (the peer dials the chaincode servers), failing fast if a process dies.
         t = Date.now();
-        const startTimeout = options.chaincodeStartTimeoutMs ?? 30_000;
         await Promise.all(
-            [...connections.values()].flatMap((m) =>
-                [...m.values()].map(async (conn) => {
-                    const idx = processes.findIndex(
-                        (p) => p.mspId === conn.endpoint.mspId && p.chaincode === conn.endpoint.name,
-                    );
-                    const child = children[idx];
-                    const died = new Promise<never>((_, reject) => {
-                        child?.once('exit', (code, signal) => {
-                            reject(
-                                new Error(
-                                    `chaincode ${conn.endpoint.name}/${conn.endpoint.mspId} exited (${signal ?? String(code)}) before registering; log tail:\n${tail(processes[idx]?.logFile ?? '')}`,
-                                ),
-                            );
-                        });
+            slots.map(async (slot) => {
+                const { conn } = slot;
+                const child = slot.child;
+                const died = new Promise<never>((_, reject) => {
+                    child?.once('exit', (code, signal) => {
+                        reject(
+                            new Error(
+                                `chaincode ${slot.label} exited (${signal ?? String(code)}) before registering; log tail:\n${tail(slot.proc.logFile)}`,
+                            ),
+                        );
                     });
-                    died.catch(() => undefined);
-                    const deadline = Date.now() + startTimeout;
-                    const exited = () => child?.exitCode !== null || child.signalCode !== null;
-                    await waitForListener(conn.endpoint.address, deadline, () => exited() || startFailed);
-                    // Never dial a process that is gone (or when another one failed): a pending dial would keep
-                    // this process alive until its deadline.
-                    if (exited()) await died;
-                    if (startFailed) return;
-                    await Promise.race([conn.connect(Math.max(1000, deadline - Date.now())), died]);
-                }),
-            ),
+                });
+                died.catch(() => undefined);
+                const deadline = Date.now() + startTimeout;
+                const exited = () => isGone(child);
+                await waitForListener(conn.endpoint.address, deadline, () => exited() || startFailed);
+                // Never dial a process that is gone (or when another one failed): a pending dial would keep
+                // this process alive until its deadline.
+                if (exited()) await died;
+                if (startFailed) return;
+                await Promise.race([conn.connect(Math.max(1000, deadline - Date.now())), died]);
+                slot.healthySince = Date.now();
+            }),
         );
         progress('chaincode processes registered (REGISTER → REGISTERED → READY, mutual TLS)', t);
+        phase = 'running';
     } catch (err) {
         startFailed = true;
+        phase = 'stopping';
         for (const m of connections.values()) for (const c of m.values()) c.close();
         await stopChildren();
+        process.off('exit', killOnExit);
+        if (pidFiles) removePidFiles(stateDir);
         throw err;
     }
 
@@ -451,9 +573,13 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
             servers.push(server);
         }
     } catch (err) {
+        phase = 'stopping';
+        for (const slot of slots) clearTimeout(slot.timer);
         for (const s of servers) s.forceShutdown();
         for (const m of connections.values()) for (const c of m.values()) c.close();
         await stopChildren();
+        process.off('exit', killOnExit);
+        if (pidFiles) removePidFiles(stateDir);
         throw err;
     }
     progress(`gateway endpoints listening on ${gatewayPorts.map((p) => `${host}:${p}`).join(', ')}`, t);
@@ -483,6 +609,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     const stop = () => {
         stopped ??= (async () => {
             const ts = Date.now();
+            phase = 'stopping';
+            for (const slot of slots) clearTimeout(slot.timer);
             await Promise.all(
                 servers.map(
                     (s) =>
@@ -502,6 +630,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
             for (const m of connections.values()) for (const c of m.values()) c.close();
             await stopChildren();
             process.off('exit', killOnExit);
+            if (pidFiles) removePidFiles(stateDir);
             log(`[devnet] stopped (${Date.now() - ts} ms)`);
         })();
         return stopped;

@@ -1,0 +1,383 @@
+// The README's quick start, run the way a user runs it: `node scripts/start-local.mjs` (what `npm start` runs) in
+// the foreground, called over gRPC as a Substra backend does, stopped with Ctrl-C (SIGINT). Free ports and a
+// temporary state dir, so it never meets a developer's own `npm start` on :9000; `--no-build` because the build
+// belongs to `npm test`, not to the test run. Also: a second start on the same state dir keeps the chain, and a
+// taken port or state dir makes the launcher fail fast with a message naming it.
+
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { PROTO_DIR, PROTO_FILES, RPCS } from '@substra-fabric/api';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const repo = path.resolve(__dirname, '../..');
+const launcherScript = path.join(repo, 'scripts', 'start-local.mjs');
+
+// --- the launcher as a child process ---
+
+interface Launcher {
+    child: ChildProcess;
+    output: () => string;
+    exited: Promise<number | null>;
+}
+
+function launch(args: string[]): Launcher {
+    // the launcher's settings come from the flags only, not from a developer's environment
+    const ignored = new Set([
+        'DEVNET_POLICY',
+        'DEVNET_PORTS',
+        'LOCAL_STATE_DIR',
+        'ORCHESTRATOR_PORT',
+        'ORCHESTRATOR_METRICS_PORT',
+        'START_LOCAL_NO_BUILD',
+    ]);
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !ignored.has(name)));
+    const child = spawn(process.execPath, [launcherScript, ...args], {
+        cwd: repo,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    const exited = new Promise<number | null>((resolve) => {
+        child.once('exit', (code) => {
+            resolve(code);
+        });
+    });
+    return { child, output: () => out, exited };
+}
+
+async function waitReady(l: Launcher, timeoutMs = 60_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const m = /ready in [\d.]+ s[^\n]*\n\s+gRPC\s+127\.0\.0\.1:(\d+)/.exec(l.output());
+        if (m?.[1]) return Number(m[1]);
+        if (l.child.exitCode !== null || Date.now() > deadline) {
+            throw new Error(`the launcher did not get ready (exit ${String(l.child.exitCode)}):\n${l.output()}`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+
+async function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once('error', reject);
+        srv.listen(0, '127.0.0.1', () => {
+            const addr = srv.address();
+            srv.close(() => {
+                resolve(typeof addr === 'object' && addr ? addr.port : 0);
+            });
+        });
+    });
+}
+
+interface PidRecord {
+    pid: number;
+    what: string;
+}
+
+function readPids(file: string): PidRecord[] {
+    return JSON.parse(readFileSync(file, 'utf8')) as PidRecord[];
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** Every process the launcher started, from its pid files: itself (hosting the devnet), chaincodes, gateway. */
+function startedProcesses(state: string): PidRecord[] {
+    return [
+        ...readPids(path.join(state, 'devnet', 'devnet.pid')),
+        ...readPids(path.join(state, 'devnet', 'chaincode.pids.json')),
+        ...readPids(path.join(state, 'gateway', 'gateway.pid')),
+    ];
+}
+
+// --- a backend's gRPC client ---
+
+const orchestrator = grpc.loadPackageDefinition(
+    loadSync([...PROTO_FILES], {
+        includeDirs: [PROTO_DIR],
+        keepCase: true,
+        longs: Number,
+        enums: Number,
+        defaults: true,
+    }),
+).orchestrator as unknown as Record<string, grpc.ServiceClientConstructor>;
+
+// The reflection protocol's own definition, from the package the gateway serves it with.
+const reflectionProto = path.join(
+    path.dirname(createRequire(path.join(repo, 'gateway', 'package.json')).resolve('@grpc/reflection/package.json')),
+    'build/proto/grpc/reflection/v1/reflection.proto',
+);
+const reflectionPkg = grpc.loadPackageDefinition(loadSync(reflectionProto, { keepCase: true })) as unknown as {
+    grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
+};
+
+function headers(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    md.set('mspid', 'MyOrg1MSP');
+    md.set('channel', 'mychannel');
+    return md;
+}
+
+function unary<T>(address: string, service: string, method: string, request: object): Promise<T> {
+    const Ctor = orchestrator[service];
+    if (!Ctor) throw new Error(`unknown service ${service}`);
+    const client = new Ctor(address, grpc.credentials.createInsecure());
+    return new Promise<T>((resolve, reject) => {
+        type UnaryFn = (
+            this: grpc.Client,
+            request: object,
+            metadata: grpc.Metadata,
+            options: grpc.CallOptions,
+            callback: (err: grpc.ServiceError | null, response: T) => void,
+        ) => void;
+        const fn = (client as unknown as Record<string, UnaryFn | undefined>)[method];
+        if (!fn) throw new Error(`unknown method ${method}`);
+        fn.call(
+            client,
+            request,
+            headers(),
+            { deadline: Date.now() + 20_000 },
+            (err: grpc.ServiceError | null, response: T) => {
+                client.close();
+                if (err) reject(err);
+                else resolve(response);
+            },
+        );
+    });
+}
+
+/** `grpcurl list`: the services the server lists through reflection (no headers, as tools send none). */
+function listServices(address: string): Promise<string[]> {
+    const client = new reflectionPkg.grpc.reflection.v1.ServerReflection(address, grpc.credentials.createInsecure());
+    return new Promise((resolve, reject) => {
+        type Reply = { list_services_response?: { service: { name: string }[] } };
+        const call = (
+            client as unknown as {
+                ServerReflectionInfo: (o: grpc.CallOptions) => grpc.ClientDuplexStream<object, Reply>;
+            }
+        ).ServerReflectionInfo({ deadline: Date.now() + 10_000 });
+        call.on('data', (res: Reply) => {
+            resolve(res.list_services_response?.service.map((s) => s.name) ?? []);
+            call.end();
+            client.close();
+        });
+        call.on('error', (err) => {
+            client.close();
+            reject(err);
+        });
+        call.write({ list_services: '' });
+    });
+}
+
+// --- the tests ---
+
+describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C', () => {
+    const state = mkdtempSync(path.join(os.tmpdir(), 'substra-quickstart-'));
+    const launched: Launcher[] = [];
+    let port: number;
+
+    beforeAll(async () => {
+        port = await freePort();
+    });
+
+    afterAll(async () => {
+        // Only on a failure is something left: stop it the way a user would, then make sure.
+        for (const l of launched) {
+            if (l.child.exitCode === null && l.child.signalCode === null) {
+                l.child.kill('SIGINT');
+                await Promise.race([l.exited, new Promise((r) => setTimeout(r, 10_000))]);
+            }
+        }
+        if (!process.env.KEEP_INTEGRATION_STATE) rmSync(state, { recursive: true, force: true });
+    });
+
+    const start = () => {
+        const l = launch([
+            '--state',
+            state,
+            '--port',
+            String(port),
+            '--metrics-port',
+            '0',
+            '--devnet-ports',
+            'auto',
+            '--no-build',
+        ]);
+        launched.push(l);
+        return l;
+    };
+
+    const stopWithCtrlC = async (l: Launcher) => {
+        const pids = startedProcesses(state);
+        expect(pids.map((p) => p.what).sort()).toEqual(
+            ['devnet', 'gateway', 'mycc/MyOrg1MSP', 'mycc/MyOrg2MSP', 'yourcc/MyOrg1MSP', 'yourcc/MyOrg2MSP'].sort(),
+        );
+        expect(pids.find((p) => p.what === 'devnet')?.pid).toBe(l.child.pid);
+        for (const p of pids) expect(alive(p.pid), `${p.what} (pid ${p.pid}) runs`).toBe(true);
+        const t0 = Date.now();
+        l.child.kill('SIGINT');
+        const code = await l.exited;
+        const stopMs = Date.now() - t0;
+        expect(code, l.output()).toBe(0);
+        expect(l.output()).toMatch(/SIGINT: stopping[\s\S]*stopped in \d+ ms/);
+        for (const p of pids) expect(alive(p.pid), `${p.what} (pid ${p.pid}) is gone`).toBe(false);
+        for (const f of ['devnet/devnet.pid', 'devnet/chaincode.pids.json', 'gateway/gateway.pid']) {
+            expect(existsSync(path.join(state, f)), `${f} removed`).toBe(false);
+        }
+        return stopMs;
+    };
+
+    it('starts, serves a backend, survives a chaincode crash, refuses a second instance, stops on Ctrl-C', async () => {
+        const t0 = Date.now();
+        const l = start();
+        expect(await waitReady(l)).toBe(port);
+        const readyMs = Date.now() - t0;
+        expect(l.output()).toContain('build skipped (--no-build)');
+        const address = `127.0.0.1:${port}`;
+
+        const version = await unary<{ orchestrator: string; chaincode: string }>(
+            address,
+            'InfoService',
+            'QueryVersion',
+            {},
+        );
+        expect(version.orchestrator).not.toBe('');
+        expect(version.chaincode).not.toBe('');
+        const org = await unary<{ id: string; address: string }>(
+            address,
+            'OrganizationService',
+            'RegisterOrganization',
+            {
+                address: 'http://backend-org-1.com',
+            },
+        );
+        expect(org).toMatchObject({ id: 'MyOrg1MSP', address: 'http://backend-org-1.com' });
+        const services = await listServices(address);
+        for (const s of new Set(RPCS.map((r) => r.service))) expect(services).toContain(`orchestrator.${s}`);
+
+        // A chaincode process that crashes is restarted by the devnet: the network keeps serving.
+        const pidsFile = path.join(state, 'devnet', 'chaincode.pids.json');
+        const crashed = readPids(pidsFile).find((p) => p.what === 'mycc/MyOrg1MSP')!;
+        process.kill(crashed.pid, 'SIGKILL');
+        const deadline = Date.now() + 20_000;
+        while (!l.output().includes('chaincode mycc/MyOrg1MSP restarted')) {
+            if (Date.now() > deadline) throw new Error(`no restart of the chaincode:\n${l.output()}`);
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(l.output()).toMatch(/chaincode mycc\/MyOrg1MSP \(pid \d+\) died \(SIGKILL\) while the network runs/);
+        const restarted = readPids(pidsFile).find((p) => p.what === 'mycc/MyOrg1MSP')!;
+        expect(restarted.pid).not.toBe(crashed.pid);
+        const all = await unary<{ organizations: { id: string }[] }>(
+            address,
+            'OrganizationService',
+            'GetAllOrganizations',
+            {},
+        );
+        expect(all.organizations.map((o) => o.id)).toContain('MyOrg1MSP');
+
+        // A second `npm start` on the same state dir, and one on another state dir but the same port, fail fast.
+        for (const [args, message] of [
+            [
+                ['--state', state, '--port', '0', '--metrics-port', '0', '--devnet-ports', 'auto'],
+                /already running on the state dir/,
+            ],
+            [
+                [
+                    '--state',
+                    path.join(state, 'other'),
+                    '--port',
+                    String(port),
+                    '--metrics-port',
+                    '0',
+                    '--devnet-ports',
+                    'auto',
+                ],
+                new RegExp(`in use on 127\\.0\\.0\\.1:\\n  ${port}  gateway gRPC \\(EADDRINUSE\\)[\\s\\S]*--port 0`),
+            ],
+        ] as const) {
+            const ts = Date.now();
+            const second = launch([...args, '--no-build']);
+            expect(await second.exited, second.output()).toBe(1);
+            expect(second.output()).toMatch(message);
+            expect(Date.now() - ts).toBeLessThan(5_000);
+        }
+        expect(existsSync(path.join(state, 'other', 'devnet'))).toBe(false);
+
+        const stopMs = await stopWithCtrlC(l);
+        console.log(`[quickstart] ready in ${readyMs} ms, stopped in ${stopMs} ms after SIGINT`);
+    });
+
+    it('a second start on the same state dir keeps the chain', async () => {
+        const t0 = Date.now();
+        const l = start();
+        await waitReady(l);
+        const readyMs = Date.now() - t0;
+        expect(l.output()).toMatch(/\[mychannel\] restored \d+ blocks/);
+        const err = await unary(`127.0.0.1:${port}`, 'OrganizationService', 'RegisterOrganization', {
+            address: 'http://backend-org-1.com',
+        }).then(
+            () => undefined,
+            (e: unknown) => e as grpc.ServiceError,
+        );
+        expect(err?.code, String(err)).toBe(grpc.status.ALREADY_EXISTS);
+        const stopMs = await stopWithCtrlC(l);
+        console.log(`[quickstart] restarted in ${readyMs} ms, stopped in ${stopMs} ms after SIGINT`);
+    });
+});
+
+describe('quick start: ports taken by another program', () => {
+    it('fails fast, naming every taken port and the flag that avoids it', async () => {
+        const state = mkdtempSync(path.join(os.tmpdir(), 'substra-quickstart-busy-'));
+        const holders = await Promise.all(
+            [0, 1].map(
+                () =>
+                    new Promise<net.Server>((resolve) => {
+                        const srv = net.createServer();
+                        srv.listen(0, '127.0.0.1', () => {
+                            resolve(srv);
+                        });
+                    }),
+            ),
+        );
+        const [grpcPort, metricsPort] = holders.map((s) => (s.address() as net.AddressInfo).port);
+        try {
+            const t0 = Date.now();
+            const l = launch([
+                '--state',
+                state,
+                '--port',
+                String(grpcPort),
+                '--metrics-port',
+                String(metricsPort),
+                '--devnet-ports',
+                'auto',
+                '--no-build',
+            ]);
+            expect(await l.exited, l.output()).toBe(1);
+            const ms = Date.now() - t0;
+            expect(l.output()).toContain(`  ${grpcPort}  gateway gRPC (EADDRINUSE)`);
+            expect(l.output()).toContain(`  ${metricsPort}  gateway metrics (EADDRINUSE)`);
+            expect(l.output()).toContain('npm start -- --port 0 --metrics-port 0');
+            expect(existsSync(path.join(state, 'devnet'))).toBe(false);
+            expect(ms).toBeLessThan(3_000);
+        } finally {
+            for (const s of holders) s.close();
+            rmSync(state, { recursive: true, force: true });
+        }
+    });
+});
