@@ -20,6 +20,7 @@ async function committed(world: FakeWorldState, entries: Record<string, string>)
     for (const [key, value] of Object.entries(entries)) {
         await store.put(key, bytes(value));
     }
+    await store.flush();
     world.commit(stub);
 }
 
@@ -57,6 +58,7 @@ describe('ledger Store on the stub (read-your-writes overlay)', () => {
         for (const k of ['3', '1', '2']) {
             await setup.put(setup.compositeKey('kind', [k]), bytes(k));
         }
+        await setup.flush();
         world.commit(setupStub);
         const stub = tx(world);
         const store = new StubStore(stub);
@@ -81,11 +83,44 @@ describe('ledger Store on the stub (read-your-writes overlay)', () => {
         for (const key of keys) {
             await setup.put(key, bytes(key));
         }
+        await setup.flush();
         world.commit(setupStub);
         const store = new StubStore(tx(world));
         expect((await store.page('kind', [], 2, '')).records.map((r) => r.key)).toEqual(keys.slice(0, 2));
         expect((await store.page('kind', [], 3, keys[2]!)).records.map((r) => r.key)).toEqual(keys.slice(2));
         await expect(store.page('kind', [], 0, '')).rejects.toThrow('invalid page size 0');
+    });
+
+    it('writes are buffered: the stub sees them only at flush, so a failed transaction has an empty write set', async () => {
+        const world = new FakeWorldState();
+        await committed(world, { b: 'committed-b' });
+        const stub = tx(world);
+        const store = new StubStore(stub);
+        await store.put('a', bytes('new'));
+        await store.delete('b');
+        expect(stub.writeSet()).toEqual([]);
+        await store.flush();
+        expect(stub.writeSet()).toEqual([
+            { key: 'a', value: Uint8Array.from(bytes('new')) },
+            { key: 'b', value: null },
+        ]);
+        await expect(store.put('c', bytes('late'))).rejects.toThrow(/after the transaction finished/);
+        await expect(store.flush()).rejects.toThrow(/already flushed/);
+    });
+
+    it('Fabric rule kept at the call that breaks it: no paginated query after a write, no write after one', async () => {
+        const world = new FakeWorldState();
+        const writer = new StubStore(tx(world));
+        await writer.put('a', bytes('x'));
+        await expect(writer.page('kind', [], 2, '')).rejects.toThrow(
+            'paginated queries are not supported in a transaction that writes',
+        );
+        const reader = new StubStore(tx(world));
+        await reader.page('kind', [], 2, '');
+        await expect(reader.put('a', bytes('x'))).rejects.toThrow(
+            'writes are not supported in a transaction that ran a paginated query',
+        );
+        await expect(reader.delete('a')).rejects.toThrow(/paginated query/);
     });
 
     it('put refuses an empty value (Fabric would record a delete)', async () => {
@@ -107,12 +142,12 @@ describe('transaction context and event flush', () => {
         expect(ctx.timestamp).toEqual({ seconds: 1_767_225_600, nanos: 123_456_789 });
     });
 
-    it('finish sets exactly one chaincode-updates event holding every emitted event, in emission order', () => {
+    it('finish sets exactly one chaincode-updates event holding every emitted event, in emission order', async () => {
         const stub = tx(new FakeWorldState());
         const transaction = openTransaction(stub, 'Org1MSP');
         transaction.ctx.events.emit({ asset_key: 'k1', asset_kind: orchestrator.AssetKind.ASSET_FUNCTION });
         transaction.ctx.events.emit({ asset_key: 'k2', asset_kind: orchestrator.AssetKind.ASSET_MODEL });
-        transaction.finish();
+        await transaction.finish();
         expect(stub.chaincodeEvent?.name).toBe('chaincode-updates');
         const events = decodeEventBatch(stub.chaincodeEvent!.payload);
         expect(events.map((e) => [e.id, e.asset_key])).toEqual([
@@ -120,14 +155,12 @@ describe('transaction context and event flush', () => {
             [`${stub.getTxID()}:1`, 'k2'],
         ]);
         expect(events[0]!.timestamp).toEqual({ seconds: 1_767_225_600, nanos: 42 });
-        expect(() => {
-            transaction.finish();
-        }).toThrow('already finished');
+        await expect(transaction.finish()).rejects.toThrow('already finished');
     });
 
-    it('no chaincode event is set when the transaction emitted nothing', () => {
+    it('no chaincode event is set when the transaction emitted nothing', async () => {
         const stub = tx(new FakeWorldState());
-        openTransaction(stub, 'Org1MSP').finish();
+        await openTransaction(stub, 'Org1MSP').finish();
         expect(stub.chaincodeEvent).toBeUndefined();
     });
 
@@ -140,5 +173,21 @@ describe('transaction context and event flush', () => {
             }),
         ).rejects.toThrow('OE0002: nope');
         expect(stub.chaincodeEvent).toBeUndefined();
+    });
+
+    it('runTransaction leaves an empty write set when the body fails after writing (bad input writes nothing)', async () => {
+        const stub = tx(new FakeWorldState());
+        await expect(
+            runTransaction(stub, 'Org1MSP', async (_services, ctx) => {
+                await ctx.store.put('a', bytes('x'));
+                throw new Error('OE0003: second half invalid');
+            }),
+        ).rejects.toThrow('OE0003: second half invalid');
+        expect(stub.writeSet()).toEqual([]);
+        const ok = tx(new FakeWorldState());
+        await runTransaction(ok, 'Org1MSP', async (_services, ctx) => {
+            await ctx.store.put('a', bytes('x'));
+        });
+        expect(ok.writeSet()).toEqual([{ key: 'a', value: Uint8Array.from(bytes('x')) }]);
     });
 });

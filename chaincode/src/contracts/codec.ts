@@ -52,12 +52,44 @@ export function decodeRequest(rpc: RpcInfo, arg: Uint8Array): DecodedRequest {
     }
     try {
         // A plain Uint8Array view: protobufjs' Buffer reader silently truncates over-long strings and bytes.
-        return {
-            request: cls.decode(new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength)),
-            requestId: undefined,
-        };
+        const request = cls.decode(new Uint8Array(arg.buffer, arg.byteOffset, arg.byteLength));
+        fillMapDefaults(root().lookupType(qualified(rpc.requestType)), request as Record<string, unknown>);
+        return { request, requestId: undefined };
     } catch (error) {
         throw new OrchestrationError(ErrorCode.ByteArray, `invalid ${rpc.requestType} message`, asError(error));
+    }
+}
+
+/**
+ * A map entry without its value field means the default value (protobuf encoding rules), but the generated
+ * decoder leaves `null` for message values: replace it with an empty message, recursively.
+ */
+function fillMapDefaults(type: protobuf.Type, message: Record<string, unknown>): void {
+    for (const field of type.fieldsArray) {
+        const resolved = field.resolve().resolvedType;
+        if (!(resolved instanceof protobuf.Type)) {
+            continue;
+        }
+        const value = message[field.name];
+        if (value === null || value === undefined || typeof value !== 'object') {
+            continue;
+        }
+        if (field.map) {
+            const map = value as Record<string, unknown>;
+            for (const key of Object.keys(map)) {
+                if (map[key] === null || map[key] === undefined) {
+                    map[key] = messageClass(resolved.fullName.slice(1).replace(/^orchestrator\./, '')).fromObject({});
+                } else {
+                    fillMapDefaults(resolved, map[key] as Record<string, unknown>);
+                }
+            }
+        } else if (field.repeated) {
+            for (const item of value as unknown[]) {
+                fillMapDefaults(resolved, item as Record<string, unknown>);
+            }
+        } else {
+            fillMapDefaults(resolved, value as Record<string, unknown>);
+        }
     }
 }
 
@@ -130,9 +162,10 @@ function jsonName(fieldName: string): string {
 const jsonNames = new WeakMap<protobuf.Type, Map<string, protobuf.Field>>();
 
 function fieldByName(type: protobuf.Type, name: string): protobuf.Field | undefined {
-    const direct = type.fields[name];
-    if (direct !== undefined) {
-        return direct;
+    // Own properties only: `type.fields` is a plain object, so `__proto__` or `constructor` would otherwise
+    // resolve to Object.prototype members.
+    if (Object.hasOwn(type.fields, name)) {
+        return type.fields[name];
     }
     let byJson = jsonNames.get(type);
     if (byJson === undefined) {
@@ -169,21 +202,26 @@ function convertMessage(type: protobuf.Type, json: unknown, path: string): Recor
                 throw invalidJson(fieldPath, 'expected an object');
             }
             out[field.name] = Object.fromEntries(
-                Object.entries(value).map(([k, v]) => [k, convertValue(resolved, v, `${fieldPath}[${k}]`)]),
+                Object.entries(value).map(([k, v]) => [k, convertValue(resolved, field.type, v, `${fieldPath}[${k}]`)]),
             );
         } else if (field.repeated) {
             if (!Array.isArray(value)) {
                 throw invalidJson(fieldPath, 'expected an array');
             }
-            out[field.name] = value.map((v: unknown, i) => convertValue(resolved, v, `${fieldPath}[${i}]`));
+            out[field.name] = value.map((v: unknown, i) => convertValue(resolved, field.type, v, `${fieldPath}[${i}]`));
         } else {
-            out[field.name] = convertValue(resolved, value, fieldPath);
+            out[field.name] = convertValue(resolved, field.type, value, fieldPath);
         }
     }
     return out;
 }
 
-function convertValue(resolved: protobuf.Type | protobuf.Enum | null, value: unknown, path: string): unknown {
+function convertValue(
+    resolved: protobuf.Type | protobuf.Enum | null,
+    type: string,
+    value: unknown,
+    path: string,
+): unknown {
     if (resolved instanceof protobuf.Type) {
         if (resolved.fullName === '.google.protobuf.Timestamp') {
             return typeof value === 'string' ? parseRfc3339(value, path) : convertMessage(resolved, value, path);
@@ -191,12 +229,116 @@ function convertValue(resolved: protobuf.Type | protobuf.Enum | null, value: unk
         return convertMessage(resolved, value, path);
     }
     if (resolved instanceof protobuf.Enum) {
-        if (typeof value === 'string' && !(value in resolved.values)) {
-            throw invalidJson(path, `unknown enum value "${value}" of ${resolved.fullName.slice(1)}`);
+        if (typeof value === 'string') {
+            if (!Object.hasOwn(resolved.values, value)) {
+                throw invalidJson(path, `unknown enum value "${value}" of ${resolved.fullName.slice(1)}`);
+            }
+            return value;
+        }
+        if (!isIntegerIn(value, INT32_MIN, INT32_MAX)) {
+            throw invalidJson(path, `invalid value ${describe(value)} for enum ${resolved.fullName.slice(1)}`);
         }
         return value;
     }
-    return value;
+    return convertScalar(type, value, path);
+}
+
+const INT32_MIN = -(2 ** 31);
+const INT32_MAX = 2 ** 31 - 1;
+const UINT32_MAX = 2 ** 32 - 1;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const UINT64_MAX = 2n ** 64n - 1n;
+const BASE64 = /^(?:[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9_-]*={0,2})$/;
+const DECIMAL = /^-?(?:0|[1-9]\d*)$/;
+
+/**
+ * A protojson scalar: the JSON type must fit the field type, as Go's protojson requires (integers as numbers or
+ * decimal strings within the field's range, finite floats or "NaN"/"Infinity"/"-Infinity", booleans, strings,
+ * base64 bytes). Without this the generated fromObject would coerce silently: `String({})`, `1e20 >>> 0`.
+ */
+function convertScalar(type: string, value: unknown, path: string): unknown {
+    switch (type) {
+        case 'string':
+            if (typeof value === 'string') {
+                return value;
+            }
+            break;
+        case 'bool':
+            if (typeof value === 'boolean') {
+                return value;
+            }
+            break;
+        case 'bytes':
+            if (typeof value === 'string' && BASE64.test(value)) {
+                return value;
+            }
+            break;
+        case 'double':
+        case 'float':
+            if (typeof value === 'number' && Number.isFinite(value)) {
+                return value;
+            }
+            if (value === 'NaN' || value === 'Infinity' || value === '-Infinity') {
+                return Number(value);
+            }
+            break;
+        case 'int32':
+        case 'sint32':
+        case 'sfixed32':
+            if (isIntegerIn(value, INT32_MIN, INT32_MAX)) {
+                return Number(value);
+            }
+            break;
+        case 'uint32':
+        case 'fixed32':
+            if (isIntegerIn(value, 0, UINT32_MAX)) {
+                return Number(value);
+            }
+            break;
+        case 'int64':
+        case 'sint64':
+        case 'sfixed64':
+            if (isInteger64In(value, INT64_MIN, INT64_MAX)) {
+                return typeof value === 'string' ? value : Number(value);
+            }
+            break;
+        case 'uint64':
+        case 'fixed64':
+            if (isInteger64In(value, 0n, UINT64_MAX)) {
+                return typeof value === 'string' ? value : Number(value);
+            }
+            break;
+        default:
+            return value;
+    }
+    throw invalidJson(path, `invalid value ${describe(value)} for type ${type}`);
+}
+
+/** A JSON number or decimal string holding an integer in [min, max]. */
+function isIntegerIn(value: unknown, min: number, max: number): boolean {
+    const n = typeof value === 'string' && DECIMAL.test(value) ? Number(value) : value;
+    return typeof n === 'number' && Number.isInteger(n) && n >= min && n <= max;
+}
+
+function isInteger64In(value: unknown, min: bigint, max: bigint): boolean {
+    let n: bigint;
+    if (typeof value === 'string' && DECIMAL.test(value)) {
+        n = BigInt(value);
+    } else if (typeof value === 'number' && Number.isInteger(value)) {
+        n = BigInt(value);
+    } else {
+        return false;
+    }
+    return n >= min && n <= max;
+}
+
+/** A short description of a JSON value for error messages. */
+function describe(value: unknown): string {
+    // JSON.stringify answers undefined for undefined and functions, despite its declared type.
+    const json = JSON.stringify(value) as string | undefined;
+    const text = json ?? String(value);
+    return text.length > 40 ? `${text.slice(0, 40)}...` : text;
 }
 
 const RFC3339 = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$/;

@@ -40,7 +40,7 @@ export function defineContract(definition: ContractDefinition): ContractClass {
                 ctx.logging.getLogger().info(`[${ctx.stub.getTxID()}] Init: nothing to initialise`);
                 return Promise.resolve();
             }
-            throw new Error(`function "${fcn}" not found in contract "${name}"`);
+            throw boundedError(new Error(`function "${fcn}" not found in contract "${name}"`));
         }
     }
     Object.defineProperty(OrchestratorContract, 'name', { value: contractClassName(name) });
@@ -91,9 +91,26 @@ async function invokeRpc(
         logger.debug(`${prefix} ${rpc.contract}:${rpc.fn} succeeded`);
         return response;
     } catch (error) {
-        logger.warn(
-            `${prefix} ${rpc.contract}:${rpc.fn} failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
-        throw error;
+        const failure = boundedError(error);
+        logger.warn(`${prefix} ${rpc.contract}:${rpc.fn} failed: ${failure.message}`);
+        throw failure;
     }
+}
+
+/** Longest error message returned to the peer; longer ones (a megabyte key echoed back) are cut. */
+export const MAX_ERROR_MESSAGE = 2048;
+
+/**
+ * The error as fabric-shim returns it (`error.message` becomes the response message): always an Error, its
+ * message (OE code or documented text first) cut to MAX_ERROR_MESSAGE characters.
+ */
+export function boundedError(error: unknown): Error {
+    const failure = error instanceof Error ? error : new Error(String(error));
+    if (failure.message.length <= MAX_ERROR_MESSAGE) {
+        return failure;
+    }
+    const omitted = failure.message.length - MAX_ERROR_MESSAGE;
+    const bounded = new Error(`${failure.message.slice(0, MAX_ERROR_MESSAGE)}... (${omitted} more characters)`);
+    bounded.name = failure.name;
+    return bounded;
 }

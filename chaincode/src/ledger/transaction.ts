@@ -10,10 +10,11 @@ export interface Transaction {
     readonly services: Services;
     readonly events: EventQueue;
     /**
-     * Call once the business logic succeeded: sets the single `chaincode-updates` chaincode event when the
-     * transaction emitted events (nothing otherwise). A failed transaction must not call it.
+     * Call once the business logic succeeded: sends the buffered writes to the stub, then sets the single
+     * `chaincode-updates` chaincode event when the transaction emitted events (nothing otherwise). A failed
+     * transaction must not call it: its write set stays empty.
      */
-    finish(): void;
+    finish(): Promise<void>;
 }
 
 /** The proposal timestamp, nanoseconds kept (it is the same on every endorser). */
@@ -30,18 +31,20 @@ export function openTransaction(stub: LedgerStub, requester: string): Transactio
     const txId = stub.getTxID();
     const timestamp = txTimestamp(stub);
     const events = new EventQueue(txId, timestamp);
-    const ctx: TxContext = { store: new StubStore(stub), requester, txId, timestamp, events };
+    const store = new StubStore(stub);
+    const ctx: TxContext = { store, requester, txId, timestamp, events };
     const services = new Services(ctx);
     let finished = false;
     return {
         ctx,
         services,
         events,
-        finish(): void {
+        async finish(): Promise<void> {
             if (finished) {
                 throw new Error('transaction already finished');
             }
             finished = true;
+            await store.flush();
             const payload = events.encode();
             if (payload !== undefined) {
                 stub.setEvent(CHAINCODE_EVENT_NAME, payload);
@@ -51,8 +54,8 @@ export function openTransaction(stub: LedgerStub, requester: string): Transactio
 }
 
 /**
- * Runs `fn` as the body of the transaction and flushes its events when it succeeds. When it throws, no
- * event is set and the error propagates (the shim then answers an error and the peer discards the writes).
+ * Runs `fn` as the body of the transaction and flushes its writes and events when it succeeds. When it
+ * throws, nothing reaches the stub (empty write set, no event) and the error propagates.
  */
 export async function runTransaction<T>(
     stub: LedgerStub,
@@ -61,6 +64,6 @@ export async function runTransaction<T>(
 ): Promise<T> {
     const tx = openTransaction(stub, requester);
     const result = await fn(tx.services, tx.ctx);
-    tx.finish();
+    await tx.finish();
     return result;
 }

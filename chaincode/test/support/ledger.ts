@@ -130,6 +130,16 @@ export class TestLedger {
         return this.#call(mspid, fcn, arg === undefined ? [] : [arg], options, false, false);
     }
 
+    /** Contract call with any number of arguments (the peer sends them as is), committed on success. */
+    submitArgs(
+        mspid: string,
+        fcn: string,
+        args: readonly (Uint8Array | string)[],
+        options?: TxOptions,
+    ): Promise<CallResult> {
+        return this.#call(mspid, fcn, args, options, true, false);
+    }
+
     /** Init as the hlf-k8s operator sends it (`args` = the function name slot only). */
     init(mspid: string, args: readonly string[], options?: TxOptions): Promise<CallResult> {
         return this.#call(mspid, args[0] ?? '', args.slice(1), options, true, true);
@@ -176,7 +186,7 @@ export class TestLedger {
         const stub = this.#nextTx(mspid, options, []);
         const tx = openTransaction(stub, mspid);
         const result = await fn(tx.services, tx.ctx);
-        tx.finish();
+        await tx.finish();
         return { result, ...this.#outcome(stub, tx.ctx.timestamp, commit) };
     }
 

@@ -76,7 +76,7 @@ export class BenchLedger {
         });
         const tx = openTransaction(stub, mspid);
         const result = await fn(tx.services);
-        tx.finish();
+        await tx.finish();
         const elapsed = nowMs() - t0;
         const cpu = cpuMs() - cpu0;
         const heapAfterMb = process.memoryUsage().heapUsed / 2 ** 20;
