@@ -286,28 +286,24 @@ export class EventIndex {
         return descending ? this.#lowerBound(cursor) - 1 : this.#upperBound(cursor);
     }
 
+    /** Index of the first event not before `key`. */
     #lowerBound(key: SortKey): number {
-        let lo = 0;
-        let hi = this.#sorted.length;
-        while (lo < hi) {
-            const mid = (lo + hi) >>> 1;
-            const event = this.#sorted[mid];
-            if (event !== undefined && compareKeys(sortKey(event), key) < 0) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
+        return this.#partition((c) => c < 0, key);
     }
 
+    /** Index of the first event after `key`. */
     #upperBound(key: SortKey): number {
+        return this.#partition((c) => c <= 0, key);
+    }
+
+    /** Binary search: the number of leading events whose comparison with `key` satisfies `before`. */
+    #partition(before: (comparison: number) => boolean, key: SortKey): number {
         let lo = 0;
         let hi = this.#sorted.length;
         while (lo < hi) {
             const mid = (lo + hi) >>> 1;
             const event = this.#sorted[mid];
-            if (event !== undefined && compareKeys(sortKey(event), key) <= 0) {
+            if (event !== undefined && before(compareKeys(sortKey(event), key))) {
                 lo = mid + 1;
             } else {
                 hi = mid;

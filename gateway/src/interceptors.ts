@@ -30,6 +30,22 @@ export function singleHeader(metadata: Metadata, key: string): string | undefine
     return values.length === 1 && typeof value === 'string' && !value.includes(',') ? value : undefined;
 }
 
+/** A call whose incoming metadata passes through `onMetadata`, which forwards it or ends the call. */
+function metadataInterceptingCall(
+    call: ServerInterceptingCallInterface,
+    onMetadata: (metadata: Metadata, next: (metadata: Metadata) => void) => void,
+): ServerInterceptingCall {
+    const listener = new ServerListenerBuilder().withOnReceiveMetadata(onMetadata).build();
+    return new ServerInterceptingCall(
+        call,
+        new ResponderBuilder()
+            .withStart((next) => {
+                next(listener);
+            })
+            .build(),
+    );
+}
+
 /** A short random request id: 8 hex characters. */
 export function newRequestId(): string {
     return randomBytes(4).toString('hex');
@@ -42,21 +58,11 @@ export function newRequestId(): string {
 export function requestIdInterceptor(): ServerInterceptor {
     return (method, call) => {
         const useHeader = !method.responseStream;
-        const listener = new ServerListenerBuilder()
-            .withOnReceiveMetadata((metadata, next) => {
-                const id = (useHeader ? singleHeader(metadata, 'reqid') : undefined) || newRequestId();
-                metadata.set('reqid', id);
-                next(metadata);
-            })
-            .build();
-        return new ServerInterceptingCall(
-            call,
-            new ResponderBuilder()
-                .withStart((next) => {
-                    next(listener);
-                })
-                .build(),
-        );
+        return metadataInterceptingCall(call, (metadata, next) => {
+            const id = (useHeader ? singleHeader(metadata, 'reqid') : undefined) || newRequestId();
+            metadata.set('reqid', id);
+            next(metadata);
+        });
     };
 }
 
@@ -213,23 +219,13 @@ export function headerInterceptor(options: HeaderCheckOptions): ServerIntercepto
         if (isInfrastructureMethod(method.path)) {
             return new ServerInterceptingCall(call);
         }
-        const listener = new ServerListenerBuilder()
-            .withOnReceiveMetadata((metadata, next) => {
-                const error = check(metadata, call);
-                if (error === undefined) {
-                    next(metadata);
-                } else {
-                    reject(call, error);
-                }
-            })
-            .build();
-        return new ServerInterceptingCall(
-            call,
-            new ResponderBuilder()
-                .withStart((next) => {
-                    next(listener);
-                })
-                .build(),
-        );
+        return metadataInterceptingCall(call, (metadata, next) => {
+            const error = check(metadata, call);
+            if (error === undefined) {
+                next(metadata);
+            } else {
+                reject(call, error);
+            }
+        });
     };
 }

@@ -183,7 +183,7 @@ export class GatewayServer {
     #probeTargets(): ProbeTarget[] {
         const { config } = this.#options;
         return [...config.channelConfig.channels].map(([channel, members]) => ({
-            mspid: [...members].find((m) => this.#hasIdentity(m)),
+            mspid: this.#walletMember(members),
             channel,
             chaincode: chaincodeFor(config, channel),
         }));
@@ -222,7 +222,7 @@ export class GatewayServer {
     startListeners(): void {
         const { config } = this.#options;
         for (const [channel, members] of config.channelConfig.channels) {
-            const mspid = [...members].find((m) => this.#hasIdentity(m));
+            const mspid = this.#walletMember(members);
             if (mspid !== undefined) {
                 this.#events.index({ mspid, channel, chaincode: chaincodeFor(config, channel) });
             }
@@ -233,8 +233,8 @@ export class GatewayServer {
      * Index of the caller's channel and chaincode. Its listener (when this call starts it) signs with
      * the caller's identity if the wallet has it, else with another member of the channel that it has.
      */
-    #indexFor(target: CallTarget): EventIndex {
-        return this.#events.index({ ...target, mspid: this.#readerOf(target) });
+    #indexFor(target: CallTarget, reader: string = this.#readerOf(target)): EventIndex {
+        return this.#events.index({ ...target, mspid: reader });
     }
 
     /** Identity that reads the ledger for a caller: its own when the wallet has it, else a channel member's. */
@@ -242,8 +242,13 @@ export class GatewayServer {
         if (this.#hasIdentity(target.mspid)) {
             return target.mspid;
         }
-        const members = this.#options.config.channelConfig.channels.get(target.channel) ?? new Set<string>();
-        return [...members].find((m) => this.#hasIdentity(m)) ?? target.mspid;
+        const members = this.#options.config.channelConfig.channels.get(target.channel) ?? [];
+        return this.#walletMember(members) ?? target.mspid;
+    }
+
+    /** The first of `members` the wallet holds an identity of. */
+    #walletMember(members: Iterable<string>): string | undefined {
+        return [...members].find((m) => this.#hasIdentity(m));
     }
 
     #hasIdentity(mspid: string): boolean {
@@ -353,9 +358,9 @@ export class GatewayServer {
                 abort.abort();
             });
             const run = async (): Promise<void> => {
-                const index = this.#indexFor(target);
-                const { start_event_id: startEventId } = orchestrator.SubscribeToEventsParam.decode(call.request);
                 const reader = this.#readerOf(target);
+                const index = this.#indexFor(target, reader);
+                const { start_event_id: startEventId } = orchestrator.SubscribeToEventsParam.decode(call.request);
                 const context = { index, fabric: this.#options.fabric, ...target, mspid: reader, signal: abort.signal };
                 const position = await startPosition(context, startEventId);
                 await streamEvents(index, target.channel, position, call, abort.signal);

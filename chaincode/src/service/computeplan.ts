@@ -11,11 +11,11 @@
  * plan is only rewritten by UpdatePlan, ApplyPlanAction and the first failure of one of its tasks.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage, sortableTimestamp } from './codec';
-import type { TxContext } from './context';
+import { AssetRecords, lastAttribute } from './assets';
+import { INDEX_VALUE, sortableTimestamp } from './codec';
 import { ErrorCode, OrchestrationError, conflict, notFound, permissionDenied, unimplemented } from './errors';
 import { readPage } from './pagination';
-import type { Services } from './provider';
+import { Service } from './service';
 import { taskIndexName } from './computetask-keys';
 import { taskStatusName } from './computetask-state';
 import { Failures, length, metadata, name, required, uuid } from './validation';
@@ -42,11 +42,8 @@ export function isPlanTerminated(plan: orchestrator.IComputePlan): boolean {
     return plan.cancelation_date != null || plan.failure_date != null;
 }
 
-export class ComputePlanService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class ComputePlanService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, PLAN_KIND, orchestrator.ComputePlan);
 
     /** RegisterPlan (§1.2). */
     async registerPlan(input: orchestrator.INewComputePlan): Promise<orchestrator.ComputePlan> {
@@ -58,8 +55,7 @@ export class ComputePlanService {
             .field('metadata', input.metadata, metadata)
             .throwIfAny(PLAN_KIND);
 
-        const store = this.ctx.store;
-        if ((await store.get(this.#planKey(key))) !== undefined) {
+        if (await this.#records.exists(key)) {
             throw conflict(PLAN_KIND, key);
         }
         const plan = orchestrator.ComputePlan.create({
@@ -71,6 +67,7 @@ export class ComputePlanService {
             metadata: { ...(input.metadata ?? {}) },
         });
         await this.#save(plan);
+        const { store } = this.ctx;
         const created = sortableTimestamp(this.ctx.timestamp);
         await store.put(store.compositeKey(PLAN_INDEX_ALL, [created, key]), INDEX_VALUE);
         await store.put(store.compositeKey(PLAN_INDEX_OWNER, [plan.owner, created, key]), INDEX_VALUE);
@@ -79,13 +76,8 @@ export class ComputePlanService {
     }
 
     /** GetPlan (§1.3): no key validation, a malformed key is simply not found. */
-    async getPlan(key: string): Promise<orchestrator.ComputePlan> {
-        // Composite keys refuse empty attributes: an empty key is simply not stored.
-        const bytes = key === '' ? undefined : await this.ctx.store.get(this.#planKey(key));
-        if (bytes === undefined) {
-            throw notFound(PLAN_KIND, key);
-        }
-        return orchestrator.ComputePlan.decode(bytes);
+    getPlan(key: string): Promise<orchestrator.ComputePlan> {
+        return this.#records.get(key);
     }
 
     /** QueryPlans (§1.4): creation date then key, optional owner filter. */
@@ -95,8 +87,8 @@ export class ComputePlanService {
         const page = await readPage(this.ctx.store, index, attrs, param.page_token ?? '', param.page_size ?? 0);
         const plans: orchestrator.ComputePlan[] = [];
         for (const record of page.records) {
-            const { attributes } = this.ctx.store.splitCompositeKey(record.key);
-            plans.push(await this.getPlan(attributes[attributes.length - 1] ?? ''));
+            // A dangling entry is NotFound here, not Internal as in the other queries.
+            plans.push(await this.getPlan(lastAttribute(this.ctx.store, record.key)));
         }
         return orchestrator.QueryPlansResponse.create({ plans, next_page_token: page.nextPageToken });
     }
@@ -173,12 +165,8 @@ export class ComputePlanService {
         return false;
     }
 
-    #planKey(key: string): string {
-        return this.ctx.store.compositeKey(PLAN_KIND, [key]);
-    }
-
     async #save(plan: orchestrator.ComputePlan): Promise<void> {
-        await this.ctx.store.put(this.#planKey(plan.key), encodeMessage(orchestrator.ComputePlan, plan));
+        await this.#records.put(plan.key, plan);
     }
 
     #emit(kind: orchestrator.EventKind, plan: orchestrator.ComputePlan): void {

@@ -1,6 +1,6 @@
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, sortableTimestamp } from './codec';
-import type { Timestamp } from './context';
+import { AssetRecords } from './assets';
+import { INDEX_VALUE, sortableCreation } from './codec';
 import type { Store } from './store';
 import { taskStatusName } from './computetask-state';
 
@@ -83,12 +83,6 @@ export function taskFieldValue(
     }
 }
 
-function creationAttribute(task: orchestrator.IComputeTask): string {
-    const date = task.creation_date;
-    const ts: Timestamp = { seconds: date?.seconds ?? 0, nanos: date?.nanos ?? 0 };
-    return sortableTimestamp(ts);
-}
-
 function indexKey(
     store: Store,
     task: orchestrator.IComputeTask,
@@ -96,7 +90,7 @@ function indexKey(
     status?: orchestrator.ComputeTaskStatus,
 ): string {
     const attrs = fields.map((f) => taskFieldValue(task, f, status));
-    attrs.push(creationAttribute(task), task.key ?? '');
+    attrs.push(sortableCreation(task), task.key ?? '');
     return store.compositeKey(taskIndexName(fields), attrs);
 }
 
@@ -119,8 +113,9 @@ export async function moveTaskStatusIndexes(
     }
 }
 
-export function taskKey(store: Store, key: string): string {
-    return store.compositeKey(TASK_KIND, [key]);
+/** `computetask` [key] → binary ComputeTask. */
+export function taskRecords(store: Store): AssetRecords<orchestrator.ComputeTask> {
+    return new AssetRecords(store, TASK_KIND, orchestrator.ComputeTask);
 }
 
 export function childLinkKey(store: Store, parentKey: string, childKey: string): string {
@@ -132,10 +127,4 @@ const POSITION_WIDTH = 10;
 
 export function outputAssetKey(store: Store, taskKey: string, identifier: string, position: number): string {
     return store.compositeKey(OUTPUT_ASSET_KIND, [taskKey, identifier, String(position).padStart(POSITION_WIDTH, '0')]);
-}
-
-/** The task key is the last attribute of every task index entry. */
-export function lastAttribute(store: Store, key: string): string {
-    const { attributes } = store.splitCompositeKey(key);
-    return attributes[attributes.length - 1] ?? '';
 }

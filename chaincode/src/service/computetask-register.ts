@@ -18,11 +18,11 @@ import {
     unimplemented,
 } from './errors';
 import type { Services } from './provider';
-import { mapEntry } from './codec';
+import { compareStrings, mapEntry, sortedEntries } from './codec';
 import { Failures, metadata, required, uuid } from './validation';
 import { assetKindName } from './computetask-state';
 import { canProcess, createPermissions, unionPermission } from './permissions';
-import { OUTPUT_ASSET_KIND, TASK_KIND, taskKey } from './computetask-keys';
+import { OUTPUT_ASSET_KIND, TASK_KIND, taskRecords } from './computetask-keys';
 
 const S = orchestrator.ComputeTaskStatus;
 const K = orchestrator.AssetKind;
@@ -58,16 +58,17 @@ export function parentKeys(inputs: readonly orchestrator.IComputeTaskInput[] | n
     return [...keys];
 }
 
-function compareStrings(a: string, b: string): number {
-    return a < b ? -1 : a > b ? 1 : 0;
-}
-
 function invalid(detail: string): OrchestrationError {
     return new OrchestrationError(ErrorCode.InvalidAsset, detail);
 }
 
-function unknownInput(identifier: string): OrchestrationError {
-    return invalid(`unknown task input: this identifier was not declared in the Function: "${identifier}"`);
+/** The function's declaration of a task input; an undeclared identifier is InvalidAsset. */
+function declaredInput(func: orchestrator.IFunction, identifier: string): orchestrator.IFunctionInput {
+    const declared = mapEntry(func.inputs, identifier);
+    if (declared === undefined) {
+        throw invalid(`unknown task input: this identifier was not declared in the Function: "${identifier}"`);
+    }
+    return declared;
 }
 
 /** Field validation of one NewComputeTask (§2.4). */
@@ -173,6 +174,16 @@ export function sortTasks(
     return sorted;
 }
 
+/** The value cached under `key`, loaded (and cached) on first use; a failed load caches nothing. */
+async function cached<T>(cache: Map<string, T>, key: string, load: (key: string) => Promise<T>): Promise<T> {
+    let value = cache.get(key);
+    if (value === undefined) {
+        value = await load(key);
+        cache.set(key, value);
+    }
+    return value;
+}
+
 /** One RegisterTasks call: caches, then `build` per task in sorted order. */
 export class TaskRegistration {
     readonly #ctx: TxContext;
@@ -201,10 +212,11 @@ export class TaskRegistration {
         for (const task of newTasks) {
             validateNewTask(task);
         }
+        const storedTasks = taskRecords(this.#ctx.store);
         const batchKeys = new Set<string>();
         for (const task of newTasks) {
             const key = task.key ?? '';
-            if (batchKeys.has(key) || (await this.#ctx.store.get(taskKey(this.#ctx.store, key))) !== undefined) {
+            if (batchKeys.has(key) || (await storedTasks.exists(key))) {
                 throw conflict(TASK_KIND, key);
             }
             batchKeys.add(key);
@@ -215,10 +227,10 @@ export class TaskRegistration {
                 if (batchKeys.has(parent) || stored.has(parent) || this.tasks.has(parent)) {
                     continue;
                 }
-                const bytes = await this.#ctx.store.get(taskKey(this.#ctx.store, parent));
-                if (bytes !== undefined) {
+                const task = await storedTasks.find(parent);
+                if (task !== undefined) {
                     stored.add(parent);
-                    this.tasks.set(parent, orchestrator.ComputeTask.decode(bytes));
+                    this.tasks.set(parent, task);
                 }
             }
         }
@@ -254,7 +266,7 @@ export class TaskRegistration {
         }
         // §2.6.6 output permissions, ascending identifier
         const outputs: Record<string, orchestrator.IComputeTaskOutput> = {};
-        const newOutputs = Object.entries(input.outputs ?? {}).sort(([a], [b]) => compareStrings(a, b));
+        const newOutputs = sortedEntries(input.outputs);
         for (const [identifier, output] of newOutputs) {
             outputs[identifier] = {
                 permissions: await createPermissions(this.#services, requester, output.permissions),
@@ -291,49 +303,24 @@ export class TaskRegistration {
         return task;
     }
 
-    async #plan(key: string): Promise<orchestrator.ComputePlan> {
-        let plan = this.#plans.get(key);
-        if (plan === undefined) {
-            plan = await this.#services.computePlans.getPlan(key);
-            this.#plans.set(key, plan);
-        }
-        return plan;
+    #plan(key: string): Promise<orchestrator.ComputePlan> {
+        return cached(this.#plans, key, (k) => this.#services.computePlans.getPlan(k));
     }
 
-    async #function(key: string): Promise<orchestrator.Function> {
-        let func = this.#functions.get(key);
-        if (func === undefined) {
-            func = await this.#services.functions.getFunction(key);
-            this.#functions.set(key, func);
-        }
-        return func;
+    #function(key: string): Promise<orchestrator.Function> {
+        return cached(this.#functions, key, (k) => this.#services.functions.getFunction(k));
     }
 
-    async #dataManager(key: string): Promise<orchestrator.DataManager> {
-        let dm = this.#dataManagers.get(key);
-        if (dm === undefined) {
-            dm = await this.#services.dataManagers.getDataManager(key);
-            this.#dataManagers.set(key, dm);
-        }
-        return dm;
+    #dataManager(key: string): Promise<orchestrator.DataManager> {
+        return cached(this.#dataManagers, key, (k) => this.#services.dataManagers.getDataManager(k));
     }
 
-    async #dataSample(key: string): Promise<orchestrator.DataSample> {
-        let sample = this.#dataSamples.get(key);
-        if (sample === undefined) {
-            sample = await this.#services.dataSamples.getDataSample(key);
-            this.#dataSamples.set(key, sample);
-        }
-        return sample;
+    #dataSample(key: string): Promise<orchestrator.DataSample> {
+        return cached(this.#dataSamples, key, (k) => this.#services.dataSamples.getDataSample(k));
     }
 
-    async #organizationExists(id: string): Promise<boolean> {
-        let exists = this.#organizations.get(id);
-        if (exists === undefined) {
-            exists = await this.#services.organizations.exists(id);
-            this.#organizations.set(id, exists);
-        }
-        return exists;
+    #organizationExists(id: string): Promise<boolean> {
+        return cached(this.#organizations, id, (k) => this.#services.organizations.exists(k));
     }
 
     /** §2.6.5: every model recorded for a DONE parent must still have an address. */
@@ -362,11 +349,7 @@ export class TaskRegistration {
     ): Promise<{ worker: string; dataManager?: orchestrator.DataManager }> {
         const requested = input.worker ?? '';
         for (const taskInput of inputs) {
-            const declared = mapEntry(func.inputs, taskInput.identifier ?? '');
-            if (declared === undefined) {
-                throw unknownInput(taskInput.identifier ?? '');
-            }
-            if (declared.kind !== K.ASSET_DATA_MANAGER) {
+            if (declaredInput(func, taskInput.identifier ?? '').kind !== K.ASSET_DATA_MANAGER) {
                 continue;
             }
             const ref = inputRef(taskInput);
@@ -390,10 +373,7 @@ export class TaskRegistration {
         const seen = new Set<string>();
         for (const taskInput of task.inputs) {
             const identifier = taskInput.identifier ?? '';
-            const declared = mapEntry(func.inputs, identifier);
-            if (declared === undefined) {
-                throw unknownInput(identifier);
-            }
+            const declared = declaredInput(func, identifier);
             if (seen.has(identifier) && declared.multiple !== true) {
                 throw invalid(
                     `duplicate task input: this identifier is present multiple times in the task inputs, but it was not declared as "Multiple" in the Function: "${identifier}"`,
@@ -430,11 +410,7 @@ export class TaskRegistration {
         }
         const sampleKeys: string[] = [];
         for (const other of inputs) {
-            const declared = mapEntry(func.inputs, other.identifier ?? '');
-            if (declared === undefined) {
-                throw unknownInput(other.identifier ?? '');
-            }
-            if (declared.kind !== K.ASSET_DATA_SAMPLE) {
+            if (declaredInput(func, other.identifier ?? '').kind !== K.ASSET_DATA_SAMPLE) {
                 continue;
             }
             const ref = inputRef(other);
@@ -572,7 +548,7 @@ export function unionLogsPermission(
 
 /** §2.6.12, output identifiers in ascending order. */
 function validateOutputs(task: orchestrator.ComputeTask, func: orchestrator.Function): void {
-    for (const [identifier, output] of Object.entries(task.outputs).sort(([a], [b]) => compareStrings(a, b))) {
+    for (const [identifier, output] of sortedEntries(task.outputs)) {
         const declared = mapEntry(func.outputs, identifier);
         if (declared === undefined) {
             throw invalid(

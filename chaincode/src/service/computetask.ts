@@ -32,19 +32,11 @@
  * plain error (gRPC UNKNOWN).
  */
 import { orchestrator } from '@substra-fabric/api';
+import { lastAttribute } from './assets';
 import { INDEX_VALUE, encodeMessage, mapEntry } from './codec';
-import type { TxContext } from './context';
-import {
-    ErrorCode,
-    OrchestrationError,
-    badRequest,
-    internalError,
-    notFound,
-    permissionDenied,
-    unimplemented,
-} from './errors';
+import { ErrorCode, OrchestrationError, badRequest, internalError, permissionDenied, unimplemented } from './errors';
 import { DEFAULT_PAGE_SIZE, readPage } from './pagination';
-import type { Services } from './provider';
+import { Service } from './service';
 import {
     type TaskTransition,
     actionRule,
@@ -56,17 +48,15 @@ import {
 import {
     CHILDREN_INDEX,
     OUTPUT_ASSET_KIND,
-    TASK_KIND,
     type TaskFilterField,
     childLinkKey,
-    lastAttribute,
     moveTaskStatusIndexes,
     outputAssetKey,
     putTaskIndexes,
     queryIndexFor,
     taskFieldValue,
     taskIndexName,
-    taskKey,
+    taskRecords,
 } from './computetask-keys';
 import { TaskRegistration, inputRef, parentKeys } from './computetask-register';
 
@@ -94,14 +84,12 @@ function cannotDisable(detail: string): OrchestrationError {
     return new OrchestrationError(ErrorCode.CannotDisableOutput, detail);
 }
 
-export class ComputeTaskService {
+export class ComputeTaskService extends Service {
     /** Output-asset records written by this transaction, per `<task key>\0<identifier>` (range reads miss them). */
     readonly #pendingOutputAssets = new Map<string, orchestrator.ComputeTaskOutputAsset[]>();
-
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+    /** Committed output-asset records, per the same key: they cannot change during the transaction, so one scan. */
+    readonly #committedOutputAssets = new Map<string, readonly orchestrator.ComputeTaskOutputAsset[]>();
+    readonly #records = taskRecords(this.ctx.store);
 
     // ----------------------------------------------------------------------------------------------------
     // Registration (§2)
@@ -138,13 +126,8 @@ export class ComputeTaskService {
     // Reads (§4.4 to §4.6)
 
     /** GetTask (§4.5); the key is not validated. */
-    async getTask(key: string): Promise<orchestrator.ComputeTask> {
-        // Composite keys refuse empty attributes: an empty key is simply not stored.
-        const bytes = key === '' ? undefined : await this.ctx.store.get(taskKey(this.ctx.store, key));
-        if (bytes === undefined) {
-            throw notFound(TASK_KIND, key);
-        }
-        return orchestrator.ComputeTask.decode(bytes);
+    getTask(key: string): Promise<orchestrator.ComputeTask> {
+        return this.#records.get(key);
     }
 
     /**
@@ -410,15 +393,20 @@ export class ComputeTaskService {
 
     /** Output-asset records of (task, identifier) in position order, this transaction's included. */
     async getOutputAssets(taskKeyValue: string, identifier: string): Promise<orchestrator.ComputeTaskOutputAsset[]> {
-        const records: orchestrator.ComputeTaskOutputAsset[] = [];
         if (taskKeyValue === '' || identifier === '') {
-            return records;
+            return [];
         }
-        for await (const record of this.ctx.store.scan(OUTPUT_ASSET_KIND, [taskKeyValue, identifier])) {
-            records.push(orchestrator.ComputeTaskOutputAsset.decode(record.value));
+        const id = outputSlotKey(taskKeyValue, identifier);
+        let committed = this.#committedOutputAssets.get(id);
+        if (committed === undefined) {
+            const records: orchestrator.ComputeTaskOutputAsset[] = [];
+            for await (const record of this.ctx.store.scan(OUTPUT_ASSET_KIND, [taskKeyValue, identifier])) {
+                records.push(orchestrator.ComputeTaskOutputAsset.decode(record.value));
+            }
+            committed = records;
+            this.#committedOutputAssets.set(id, committed);
         }
-        records.push(...(this.#pendingOutputAssets.get(pendingKey(taskKeyValue, identifier)) ?? []));
-        return records;
+        return [...committed, ...(this.#pendingOutputAssets.get(id) ?? [])];
     }
 
     async countOutputAssets(taskKeyValue: string, identifier: string): Promise<number> {
@@ -444,9 +432,9 @@ export class ComputeTaskService {
             outputAssetKey(this.ctx.store, key, identifier, position),
             encodeMessage(orchestrator.ComputeTaskOutputAsset, record),
         );
-        const pending = this.#pendingOutputAssets.get(pendingKey(key, identifier));
+        const pending = this.#pendingOutputAssets.get(outputSlotKey(key, identifier));
         if (pending === undefined) {
-            this.#pendingOutputAssets.set(pendingKey(key, identifier), [record]);
+            this.#pendingOutputAssets.set(outputSlotKey(key, identifier), [record]);
         } else {
             pending.push(record);
         }
@@ -515,12 +503,10 @@ export class ComputeTaskService {
 
     /** Stores the task; returns a decoded copy (event payloads must not follow later changes of `task`). */
     async #save(task: orchestrator.ComputeTask): Promise<orchestrator.ComputeTask> {
-        const bytes = encodeMessage(orchestrator.ComputeTask, task);
-        await this.ctx.store.put(taskKey(this.ctx.store, task.key), bytes);
-        return orchestrator.ComputeTask.decode(bytes);
+        return orchestrator.ComputeTask.decode(await this.#records.put(task.key, task));
     }
 }
 
-function pendingKey(taskKeyValue: string, identifier: string): string {
+function outputSlotKey(taskKeyValue: string, identifier: string): string {
     return `${taskKeyValue}\u0000${identifier}`;
 }

@@ -7,22 +7,19 @@
  *   manager in QueryDataManagers order (creation date, then key). Written once, at registration.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage, sortableTimestamp } from './codec';
-import type { TxContext } from './context';
-import { ErrorCode, OrchestrationError, conflict, notFound, permissionDenied } from './errors';
+import { AssetRecords } from './assets';
+import { INDEX_VALUE, sortableTimestamp } from './codec';
+import { conflict, notFound, permissionDenied } from './errors';
 import { readPage } from './pagination';
 import { canProcess, createPermission, createPermissions } from './permissions';
-import type { Services } from './provider';
+import { Service } from './service';
 import { Failures, addressable, metadata, name, required, uuid } from './validation';
 
 export const DATA_MANAGER_KIND = 'datamanager';
 export const DATA_MANAGER_INDEX = 'idx~datamanager~all';
 
-export class DataManagerService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class DataManagerService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, DATA_MANAGER_KIND, orchestrator.DataManager);
 
     /** RegisterDataManager (§5.1). `type` is ignored: neither validated nor stored. */
     async registerDataManager(input: orchestrator.INewDataManager): Promise<orchestrator.DataManager> {
@@ -36,8 +33,7 @@ export class DataManagerService {
             .field('logs_permission', input.logs_permission, required)
             .throwIfAny(DATA_MANAGER_KIND);
         const key = input.key ?? '';
-        const { store } = this.ctx;
-        if ((await store.get(store.compositeKey(DATA_MANAGER_KIND, [key]))) !== undefined) {
+        if (await this.#records.exists(key)) {
             throw conflict(DATA_MANAGER_KIND, key);
         }
         const owner = this.ctx.requester;
@@ -53,8 +49,8 @@ export class DataManagerService {
         // The logs permission is checked first (§5.1 rules 3-4).
         manager.logs_permission = await createPermission(this.services, owner, input.logs_permission);
         manager.permissions = await createPermissions(this.services, owner, input.new_permissions);
-        const stored = await this.#save(manager);
-        this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_CREATED);
+        const stored = await this.#save(manager, orchestrator.EventKind.EVENT_ASSET_CREATED);
+        const { store } = this.ctx;
         await store.put(
             store.compositeKey(DATA_MANAGER_INDEX, [sortableTimestamp(this.ctx.timestamp), key]),
             INDEX_VALUE,
@@ -63,43 +59,28 @@ export class DataManagerService {
     }
 
     /** GetDataManager (§5.2); also the read helper of the other services: NotFound `datamanager`. */
-    async getDataManager(key: string): Promise<orchestrator.DataManager> {
-        const found = await this.findDataManager(key);
-        if (found === undefined) {
-            throw notFound(DATA_MANAGER_KIND, key);
-        }
-        return found;
+    getDataManager(key: string): Promise<orchestrator.DataManager> {
+        return this.#records.get(key);
     }
 
     /** The manager, or undefined when no manager has this key. */
-    async findDataManager(key: string): Promise<orchestrator.DataManager | undefined> {
-        if (key === '') {
-            // Composite keys refuse empty attributes: no asset has an empty key.
-            return undefined;
-        }
-        const { store } = this.ctx;
-        const bytes = await store.get(store.compositeKey(DATA_MANAGER_KIND, [key]));
-        return bytes === undefined ? undefined : orchestrator.DataManager.decode(bytes);
+    findDataManager(key: string): Promise<orchestrator.DataManager | undefined> {
+        return this.#records.find(key);
     }
 
     /** QueryDataManagers (§5.3): no filter, creation date then key. */
     async queryDataManagers(
         param: orchestrator.IQueryDataManagersParam,
     ): Promise<orchestrator.QueryDataManagersResponse> {
-        const { store } = this.ctx;
-        const page = await readPage(store, DATA_MANAGER_INDEX, [], param.page_token ?? '', param.page_size ?? 0);
-        const managers: orchestrator.DataManager[] = [];
-        for (const record of page.records) {
-            const { attributes } = store.splitCompositeKey(record.key);
-            const key = attributes[attributes.length - 1] ?? '';
-            const found = await this.findDataManager(key);
-            if (found === undefined) {
-                throw new OrchestrationError(ErrorCode.Internal, `indexed datamanager "${key}" is missing`);
-            }
-            managers.push(found);
-        }
+        const page = await readPage(
+            this.ctx.store,
+            DATA_MANAGER_INDEX,
+            [],
+            param.page_token ?? '',
+            param.page_size ?? 0,
+        );
         return orchestrator.QueryDataManagersResponse.create({
-            data_managers: managers,
+            data_managers: await this.#records.loadIndexed(page.records),
             next_page_token: page.nextPageToken,
         });
     }
@@ -119,8 +100,7 @@ export class DataManagerService {
             throw permissionDenied('requester does not own the data manager');
         }
         manager.name = param.name ?? '';
-        const stored = await this.#save(manager);
-        this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_UPDATED);
+        await this.#save(manager, orchestrator.EventKind.EVENT_ASSET_UPDATED);
     }
 
     /**
@@ -143,18 +123,18 @@ export class DataManagerService {
         return canProcess(manager.permissions, org);
     }
 
-    async #save(manager: orchestrator.DataManager): Promise<orchestrator.DataManager> {
-        const bytes = encodeMessage(orchestrator.DataManager, manager);
-        await this.ctx.store.put(this.ctx.store.compositeKey(DATA_MANAGER_KIND, [manager.key]), bytes);
-        return orchestrator.DataManager.decode(bytes);
-    }
-
-    #emit(manager: orchestrator.DataManager, eventKind: orchestrator.EventKind): void {
+    /** Stores the manager and emits its event; returns the stored copy (the event has its own). */
+    async #save(
+        manager: orchestrator.DataManager,
+        eventKind: orchestrator.EventKind,
+    ): Promise<orchestrator.DataManager> {
+        const bytes = await this.#records.put(manager.key, manager);
         this.ctx.events.emit({
             asset_key: manager.key,
             asset_kind: orchestrator.AssetKind.ASSET_DATA_MANAGER,
             event_kind: eventKind,
-            data_manager: orchestrator.DataManager.decode(encodeMessage(orchestrator.DataManager, manager)),
+            data_manager: orchestrator.DataManager.decode(bytes),
         });
+        return orchestrator.DataManager.decode(bytes);
     }
 }

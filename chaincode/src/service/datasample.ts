@@ -13,31 +13,26 @@
  * orders them by (creation date, key) and pages them with decimal-offset tokens.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage, sortableTimestamp } from './codec';
-import type { Timestamp, TxContext } from './context';
+import { AssetRecords, lastAttribute } from './assets';
+import { INDEX_VALUE, compareStrings, sortableCreation, sortableTimestamp } from './codec';
 import { ErrorCode, OrchestrationError, conflict, notFound, permissionDenied } from './errors';
 import { DEFAULT_PAGE_SIZE, readPage } from './pagination';
-import type { Services } from './provider';
+import { Service } from './service';
 import { Failures, each, hex, length, required, uuid } from './validation';
 
 export const DATA_SAMPLE_KIND = 'datasample';
 export const DATA_SAMPLE_INDEX = 'idx~datasample~all';
 export const DATA_SAMPLE_MANAGER_INDEX = 'idx~datasample~manager';
 
-function creationOf(sample: orchestrator.IDataSample): Timestamp {
-    return { seconds: sample.creation_date?.seconds ?? 0, nanos: sample.creation_date?.nanos ?? 0 };
-}
-
-export class DataSampleService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class DataSampleService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, DATA_SAMPLE_KIND, orchestrator.DataSample);
 
     /** RegisterDataSamples (§6.1): all or nothing, checked and built in request order. */
     async registerDataSamples(param: orchestrator.IRegisterDataSamplesParam): Promise<orchestrator.DataSample[]> {
         const { store } = this.ctx;
-        const registered: orchestrator.DataSample[] = [];
+        const created = sortableTimestamp(this.ctx.timestamp);
+        // Stored bytes of each sample: the events and the response each decode their own copy.
+        const registered: Uint8Array[] = [];
         for (const input of param.samples ?? []) {
             new Failures()
                 .field('key', input.key ?? '', required, uuid)
@@ -48,7 +43,7 @@ export class DataSampleService {
             await this.#checkOwnedManagers(managerKeys);
             const key = input.key ?? '';
             // The store sees this batch's own writes, so a key repeated in the batch is a Conflict too.
-            if ((await store.get(store.compositeKey(DATA_SAMPLE_KIND, [key]))) !== undefined) {
+            if (await this.#records.exists(key)) {
                 throw conflict(DATA_SAMPLE_KIND, key);
             }
             const sample = orchestrator.DataSample.create({
@@ -59,18 +54,17 @@ export class DataSampleService {
                 creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
                 test_only: false,
             });
-            const stored = await this.#save(sample);
-            const created = sortableTimestamp(this.ctx.timestamp);
+            const bytes = await this.#records.put(key, sample);
             await store.put(store.compositeKey(DATA_SAMPLE_INDEX, [created, key]), INDEX_VALUE);
             for (const managerKey of new Set(managerKeys)) {
                 await store.put(store.compositeKey(DATA_SAMPLE_MANAGER_INDEX, [managerKey, created, key]), INDEX_VALUE);
             }
-            registered.push(stored);
+            registered.push(bytes);
         }
-        for (const sample of registered) {
-            this.#emit(sample, orchestrator.EventKind.EVENT_ASSET_CREATED);
+        for (const bytes of registered) {
+            this.#emit(bytes, orchestrator.EventKind.EVENT_ASSET_CREATED);
         }
-        return registered;
+        return registered.map((bytes) => orchestrator.DataSample.decode(bytes));
     }
 
     /** UpdateDataSamples (§6.2): appends manager keys to samples the requester owns. */
@@ -95,22 +89,18 @@ export class DataSampleService {
             const existing = [...sample.data_manager_keys];
             const added = managerKeys.filter((managerKey) => !existing.includes(managerKey));
             sample.data_manager_keys = [...existing, ...added];
-            const stored = await this.#save(sample);
-            const created = sortableTimestamp(creationOf(sample));
+            const bytes = await this.#records.put(key, sample);
+            const created = sortableCreation(sample);
             for (const managerKey of new Set(added)) {
                 await store.put(store.compositeKey(DATA_SAMPLE_MANAGER_INDEX, [managerKey, created, key]), INDEX_VALUE);
             }
-            this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_UPDATED);
+            this.#emit(bytes, orchestrator.EventKind.EVENT_ASSET_UPDATED);
         }
     }
 
     /** GetDataSample (§6.3); also a read helper: NotFound `datasample` when absent. */
-    async getDataSample(key: string): Promise<orchestrator.DataSample> {
-        const found = await this.findDataSample(key);
-        if (found === undefined) {
-            throw notFound(DATA_SAMPLE_KIND, key);
-        }
-        return found;
+    getDataSample(key: string): Promise<orchestrator.DataSample> {
+        return this.#records.get(key);
     }
 
     /** The samples of `keys`, in the given order; NotFound `datasample` for the first missing one. */
@@ -123,14 +113,8 @@ export class DataSampleService {
     }
 
     /** The sample, or undefined when no sample has this key. */
-    async findDataSample(key: string): Promise<orchestrator.DataSample | undefined> {
-        if (key === '') {
-            // Composite keys refuse empty attributes: no asset has an empty key.
-            return undefined;
-        }
-        const { store } = this.ctx;
-        const bytes = await store.get(store.compositeKey(DATA_SAMPLE_KIND, [key]));
-        return bytes === undefined ? undefined : orchestrator.DataSample.decode(bytes);
+    findDataSample(key: string): Promise<orchestrator.DataSample | undefined> {
+        return this.#records.find(key);
     }
 
     /**
@@ -151,14 +135,15 @@ export class DataSampleService {
         if (filterKeys.length > 0) {
             return this.#queryByKeys(filterKeys, param.page_token ?? '', param.page_size ?? 0);
         }
-        const { store } = this.ctx;
-        const page = await readPage(store, DATA_SAMPLE_INDEX, [], param.page_token ?? '', param.page_size ?? 0);
-        const samples: orchestrator.DataSample[] = [];
-        for (const record of page.records) {
-            samples.push(await this.#loadIndexed(record.key));
-        }
+        const page = await readPage(
+            this.ctx.store,
+            DATA_SAMPLE_INDEX,
+            [],
+            param.page_token ?? '',
+            param.page_size ?? 0,
+        );
         return orchestrator.QueryDataSamplesResponse.create({
-            data_samples: samples,
+            data_samples: await this.#records.loadIndexed(page.records),
             next_page_token: page.nextPageToken,
         });
     }
@@ -168,8 +153,7 @@ export class DataSampleService {
         const { store } = this.ctx;
         const keys: string[] = [];
         for await (const record of store.scan(DATA_SAMPLE_MANAGER_INDEX, [managerKey])) {
-            const { attributes } = store.splitCompositeKey(record.key);
-            keys.push(attributes[attributes.length - 1] ?? '');
+            keys.push(lastAttribute(store, record.key));
         }
         return keys;
     }
@@ -185,25 +169,15 @@ export class DataSampleService {
         for (const key of new Set(keys)) {
             const sample = await this.findDataSample(key);
             if (sample !== undefined) {
-                samples.push({ order: `${sortableTimestamp(creationOf(sample))}\u0000${key}`, sample });
+                samples.push({ order: `${sortableCreation(sample)}\u0000${key}`, sample });
             }
         }
-        samples.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+        samples.sort((a, b) => compareStrings(a.order, b.order));
         const next = offset + size < samples.length ? String(offset + size) : '';
         return orchestrator.QueryDataSamplesResponse.create({
             data_samples: samples.slice(offset, offset + size).map(({ sample }) => sample),
             next_page_token: next,
         });
-    }
-
-    async #loadIndexed(indexKey: string): Promise<orchestrator.DataSample> {
-        const { attributes } = this.ctx.store.splitCompositeKey(indexKey);
-        const key = attributes[attributes.length - 1] ?? '';
-        const found = await this.findDataSample(key);
-        if (found === undefined) {
-            throw new OrchestrationError(ErrorCode.Internal, `indexed datasample "${key}" is missing`);
-        }
-        return found;
     }
 
     /** §6.1 step 2.2, in order: each manager exists and is owned by the requester. */
@@ -213,18 +187,14 @@ export class DataSampleService {
         }
     }
 
-    async #save(sample: orchestrator.DataSample): Promise<orchestrator.DataSample> {
-        const bytes = encodeMessage(orchestrator.DataSample, sample);
-        await this.ctx.store.put(this.ctx.store.compositeKey(DATA_SAMPLE_KIND, [sample.key]), bytes);
-        return orchestrator.DataSample.decode(bytes);
-    }
-
-    #emit(sample: orchestrator.DataSample, eventKind: orchestrator.EventKind): void {
+    /** Emits the event of a sample from its stored bytes. */
+    #emit(bytes: Uint8Array, eventKind: orchestrator.EventKind): void {
+        const sample = orchestrator.DataSample.decode(bytes);
         this.ctx.events.emit({
             asset_key: sample.key,
             asset_kind: orchestrator.AssetKind.ASSET_DATA_SAMPLE,
             event_kind: eventKind,
-            data_sample: orchestrator.DataSample.decode(encodeMessage(orchestrator.DataSample, sample)),
+            data_sample: sample,
         });
     }
 }

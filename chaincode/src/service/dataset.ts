@@ -6,15 +6,9 @@
  * sample keys by sample creation date then key.
  */
 import { orchestrator } from '@substra-fabric/api';
-import type { TxContext } from './context';
-import type { Services } from './provider';
+import { Service } from './service';
 
-export class DatasetService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
-
+export class DatasetService extends Service {
     /** GetDataset (§7): the manager (NotFound `datamanager`) and the keys of every sample linked to it. */
     async getDataset(key: string): Promise<orchestrator.Dataset> {
         const manager = await this.services.dataManagers.getDataManager(key);

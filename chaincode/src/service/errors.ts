@@ -1,3 +1,5 @@
+import { compareStrings } from './codec';
+
 /**
  * Orchestration errors. Every message starts with its `OEnnnn:` code: the code is the only part of an
  * error that crosses the chaincode boundary, and the gateway maps it to a gRPC status (api.md §8).
@@ -68,9 +70,13 @@ export function unimplemented(detail: string): OrchestrationError {
 
 /** `OE0101: <kind> is not valid: <field>: <reason>; <field>: <reason>.` with fields sorted by name. */
 export function invalidAsset(kind: string, failures: ReadonlyMap<string, string>): OrchestrationError {
-    const details = [...failures.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([field, reason]) => `${field}: ${reason}`)
-        .join('; ');
-    return new OrchestrationError(ErrorCode.InvalidAsset, `${kind} is not valid: ${details}.`);
+    return new OrchestrationError(ErrorCode.InvalidAsset, `${kind} is not valid: ${formatFailures(failures)}`);
+}
+
+/** `a: x; b: y.` with fields in byte-wise name order. */
+export function formatFailures(failures: ReadonlyMap<string, string>): string {
+    const parts = [...failures.entries()]
+        .sort(([a], [b]) => compareStrings(a, b))
+        .map(([field, reason]) => `${field}: ${reason}`);
+    return `${parts.join('; ')}.`;
 }

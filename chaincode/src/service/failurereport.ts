@@ -10,11 +10,10 @@
  *   function; one report per asset).
  */
 import { orchestrator } from '@substra-fabric/api';
-import { encodeMessage } from './codec';
+import { AssetRecords } from './assets';
 import { taskStatusName } from './computetask-state';
-import type { TxContext } from './context';
-import { badRequest, conflict, notFound, permissionDenied } from './errors';
-import type { Services } from './provider';
+import { badRequest, conflict, permissionDenied } from './errors';
+import { Service } from './service';
 import { Failures, addressable, oneOf, required, uuid } from './validation';
 
 export const FAILURE_REPORT_KIND = 'failurereport';
@@ -58,11 +57,8 @@ function validateNewFailureReport(input: orchestrator.INewFailureReport): void {
     failures.throwIfAny(FAILURE_REPORT_KIND);
 }
 
-export class FailureReportService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class FailureReportService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, FAILURE_REPORT_KIND, orchestrator.FailureReport);
 
     /** RegisterFailureReport (§10.1), rules in order. */
     async registerFailureReport(input: orchestrator.INewFailureReport): Promise<orchestrator.FailureReport> {
@@ -87,13 +83,10 @@ export class FailureReportService {
             creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
             owner: this.ctx.requester,
         });
-        const { store } = this.ctx;
-        const storageKey = store.compositeKey(FAILURE_REPORT_KIND, [assetKey]);
-        if ((await store.get(storageKey)) !== undefined) {
+        if (await this.#records.exists(assetKey)) {
             throw conflict(FAILURE_REPORT_RESOURCE, assetKey);
         }
-        const bytes = encodeMessage(orchestrator.FailureReport, report);
-        await store.put(storageKey, bytes);
+        const bytes = await this.#records.put(assetKey, report);
         this.ctx.events.emit({
             event_kind: orchestrator.EventKind.EVENT_ASSET_CREATED,
             asset_kind: orchestrator.AssetKind.ASSET_FAILURE_REPORT,
@@ -131,14 +124,7 @@ export class FailureReportService {
     }
 
     /** GetFailureReport (§10.2): NotFound for any key that is not stored. */
-    async getFailureReport(assetKey: string): Promise<orchestrator.FailureReport> {
-        const { store } = this.ctx;
-        // An empty attribute cannot form a composite key; nothing is stored under it anyway.
-        const bytes =
-            assetKey === '' ? undefined : await store.get(store.compositeKey(FAILURE_REPORT_KIND, [assetKey]));
-        if (bytes === undefined) {
-            throw notFound(FAILURE_REPORT_RESOURCE, assetKey);
-        }
-        return orchestrator.FailureReport.decode(bytes);
+    getFailureReport(assetKey: string): Promise<orchestrator.FailureReport> {
+        return this.#records.get(assetKey, FAILURE_REPORT_RESOURCE);
     }
 }

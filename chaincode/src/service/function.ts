@@ -11,8 +11,8 @@
  *   functions are then ordered by (creation date, key) and paged with decimal-offset tokens.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage, sortableTimestamp } from './codec';
-import type { TxContext } from './context';
+import { AssetRecords } from './assets';
+import { INDEX_VALUE, compareStrings, sortableCreation, sortableTimestamp, sortedEntries } from './codec';
 import {
     ErrorCode,
     OrchestrationError,
@@ -24,7 +24,7 @@ import {
 } from './errors';
 import { DEFAULT_PAGE_SIZE, readPage } from './pagination';
 import { createPermissions } from './permissions';
-import type { Services } from './provider';
+import { Service } from './service';
 import { Failures, addressable, metadata, name, oneOf, required, uuid, byteLength } from './validation';
 import { taskIndexName } from './computetask-keys';
 import { parseOffsetToken } from './datasample';
@@ -73,19 +73,14 @@ export function functionStatusName(status: number): string {
     return orchestrator.FunctionStatus[status] ?? String(status);
 }
 
-export class FunctionService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class FunctionService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, FUNCTION_KIND, orchestrator.Function);
 
     /** RegisterFunction (§4.1). */
     async registerFunction(input: orchestrator.INewFunction): Promise<orchestrator.Function> {
         validateNewFunction(input);
         const key = input.key ?? '';
-        const { store } = this.ctx;
-        const storageKey = store.compositeKey(FUNCTION_KIND, [key]);
-        if ((await store.get(storageKey)) !== undefined) {
+        if (await this.#records.exists(key)) {
             throw conflict(FUNCTION_KIND, key);
         }
         const owner = this.ctx.requester;
@@ -104,30 +99,20 @@ export class FunctionService {
             image: orchestrator.Addressable.create({ checksum: '', storage_address: '' }),
         });
         func.permissions = await createPermissions(this.services, owner, input.new_permissions);
-        const stored = await this.#save(func);
-        this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_CREATED);
+        const { stored } = await this.#save(func, orchestrator.EventKind.EVENT_ASSET_CREATED);
+        const { store } = this.ctx;
         await store.put(store.compositeKey(FUNCTION_INDEX, [sortableTimestamp(this.ctx.timestamp), key]), INDEX_VALUE);
         return stored;
     }
 
     /** GetFunction (§4.2); also the read helper of the other services: NotFound `function` when absent. */
-    async getFunction(key: string): Promise<orchestrator.Function> {
-        const found = await this.findFunction(key);
-        if (found === undefined) {
-            throw notFound(FUNCTION_KIND, key);
-        }
-        return found;
+    getFunction(key: string): Promise<orchestrator.Function> {
+        return this.#records.get(key);
     }
 
     /** The function, or undefined when no function has this key. */
-    async findFunction(key: string): Promise<orchestrator.Function | undefined> {
-        if (key === '') {
-            // Composite keys refuse empty attributes: no asset has an empty key.
-            return undefined;
-        }
-        const { store } = this.ctx;
-        const bytes = await store.get(store.compositeKey(FUNCTION_KIND, [key]));
-        return bytes === undefined ? undefined : orchestrator.Function.decode(bytes);
+    findFunction(key: string): Promise<orchestrator.Function | undefined> {
+        return this.#records.find(key);
     }
 
     /** QueryFunctions (§4.3): creation date then key; with a plan filter, the functions its tasks use. */
@@ -136,15 +121,9 @@ export class FunctionService {
         if (planKey !== '') {
             return this.#queryPlanFunctions(planKey, param.page_token ?? '', param.page_size ?? 0);
         }
-        const { store } = this.ctx;
-        const page = await readPage(store, FUNCTION_INDEX, [], param.page_token ?? '', param.page_size ?? 0);
-        const functions: orchestrator.Function[] = [];
-        for (const record of page.records) {
-            const { attributes } = store.splitCompositeKey(record.key);
-            functions.push(await this.#loadIndexed(attributes[attributes.length - 1] ?? ''));
-        }
+        const page = await readPage(this.ctx.store, FUNCTION_INDEX, [], param.page_token ?? '', param.page_size ?? 0);
         return orchestrator.QueryFunctionsResponse.create({
-            Functions: functions,
+            Functions: await this.#records.loadIndexed(page.records),
             next_page_token: page.nextPageToken,
         });
     }
@@ -177,8 +156,7 @@ export class FunctionService {
                 'function is not valid: Image checksum should not be empty when function status is ready',
             );
         }
-        const stored = await this.#save(func);
-        this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_UPDATED);
+        await this.#save(func, orchestrator.EventKind.EVENT_ASSET_UPDATED);
     }
 
     /** ApplyFunctionAction (§4.7): the owner moves the build status; the function's tasks follow. */
@@ -216,12 +194,8 @@ export class FunctionService {
             throw new TransitionError(transition?.name ?? 'unknown', functionStatusName(func.status));
         }
         func.status = transition.to;
-        const stored = await this.#save(func);
-        this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_UPDATED, { reason });
-        await this.services.computeTasks.propagateFunctionStatus(
-            orchestrator.Function.decode(encodeMessage(orchestrator.Function, stored)),
-            reason,
-        );
+        const { stored, bytes } = await this.#save(func, orchestrator.EventKind.EVENT_ASSET_UPDATED, { reason });
+        await this.services.computeTasks.propagateFunctionStatus(orchestrator.Function.decode(bytes), reason);
         return stored;
     }
 
@@ -243,7 +217,7 @@ export class FunctionService {
                 break;
             }
             const functionKey = store.splitCompositeKey(record.key).attributes[1] ?? '';
-            functions.push(await this.#loadIndexed(functionKey));
+            functions.push(await this.#records.getIndexed(functionKey));
             // Every entry of this function starts with `...<plan>\0<function>\0`: resume just after them.
             start = `${store.compositeKey(index, [planKey, functionKey]).slice(0, -1)}\u0001`;
         }
@@ -253,58 +227,48 @@ export class FunctionService {
         return orchestrator.QueryFunctionsResponse.create({ Functions: page, next_page_token: next });
     }
 
-    async #loadIndexed(key: string): Promise<orchestrator.Function> {
-        const found = await this.findFunction(key);
-        if (found === undefined) {
-            throw new OrchestrationError(ErrorCode.Internal, `indexed function "${key}" is missing`);
-        }
-        return found;
-    }
-
-    /** Stores the function and returns the stored snapshot (a fresh decoded copy, safe to emit). */
-    async #save(func: orchestrator.Function): Promise<orchestrator.Function> {
-        const bytes = encodeMessage(orchestrator.Function, func);
-        await this.ctx.store.put(this.ctx.store.compositeKey(FUNCTION_KIND, [func.key]), bytes);
-        return orchestrator.Function.decode(bytes);
-    }
-
-    #emit(func: orchestrator.Function, eventKind: orchestrator.EventKind, meta?: Record<string, string>): void {
+    /**
+     * Stores the function and emits its event. Returns the stored copy and its bytes: the event, the caller
+     * and the task propagation each get their own decoded copy.
+     */
+    async #save(
+        func: orchestrator.Function,
+        eventKind: orchestrator.EventKind,
+        meta?: Record<string, string>,
+    ): Promise<{ stored: orchestrator.Function; bytes: Uint8Array }> {
+        const bytes = await this.#records.put(func.key, func);
         this.ctx.events.emit({
             asset_key: func.key,
             asset_kind: Kind.ASSET_FUNCTION,
             event_kind: eventKind,
-            function: orchestrator.Function.decode(encodeMessage(orchestrator.Function, func)),
+            function: orchestrator.Function.decode(bytes),
             metadata: meta ?? {},
         });
+        return { stored: orchestrator.Function.decode(bytes), bytes };
     }
 }
 
+/** The order of the function index: creation date, then key. */
 function compareByCreation(a: orchestrator.IFunction, b: orchestrator.IFunction): number {
-    const ta = sortableTimestamp({
-        seconds: a.creation_date?.seconds ?? 0,
-        nanos: a.creation_date?.nanos ?? 0,
-    });
-    const tb = sortableTimestamp({
-        seconds: b.creation_date?.seconds ?? 0,
-        nanos: b.creation_date?.nanos ?? 0,
-    });
-    const ka = `${ta}\u0000${a.key ?? ''}`;
-    const kb = `${tb}\u0000${b.key ?? ''}`;
-    return ka < kb ? -1 : ka > kb ? 1 : 0;
+    return compareStrings(`${sortableCreation(a)}\u0000${a.key ?? ''}`, `${sortableCreation(b)}\u0000${b.key ?? ''}`);
 }
 
 const INPUT_KINDS = [Kind.ASSET_MODEL, Kind.ASSET_DATA_SAMPLE, Kind.ASSET_DATA_MANAGER];
 const OUTPUT_KINDS = [Kind.ASSET_MODEL, Kind.ASSET_PERFORMANCE];
 
-function sortedEntries<T>(map: Readonly<Record<string, T>> | null | undefined): [string, T][] {
-    return Object.entries(map ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-}
-
-function identifierFailure(identifier: string): string | undefined {
+/** The rules every input and output follows: a valid identifier and a kind from `kinds`. */
+function checkEntry(
+    failures: Failures,
+    identifier: string,
+    kind: orchestrator.AssetKind,
+    kinds: readonly orchestrator.AssetKind[],
+): void {
     if (identifier === '') {
-        return 'identifier: cannot be blank';
+        failures.add(identifier, 'identifier: cannot be blank');
+    } else if (byteLength(identifier) > 100) {
+        failures.add(identifier, 'identifier: the length must be between 1 and 100');
     }
-    return byteLength(identifier) > 100 ? 'identifier: the length must be between 1 and 100' : undefined;
+    failures.field(identifier, kind, oneOf(kinds));
 }
 
 /** Input rules 1-5 of §4.1; undefined when the inputs are valid. */
@@ -316,11 +280,7 @@ function inputsFailure(
     let samples = 0;
     for (const [identifier, input] of sortedEntries(inputs)) {
         const kind = input.kind ?? Kind.ASSET_UNKNOWN;
-        const idFailure = identifierFailure(identifier);
-        if (idFailure !== undefined) {
-            failures.add(identifier, idFailure);
-        }
-        failures.field(identifier, kind, oneOf(INPUT_KINDS));
+        checkEntry(failures, identifier, kind, INPUT_KINDS);
         if (kind === Kind.ASSET_DATA_MANAGER) {
             managers++;
             if (input.multiple === true || input.optional === true) {
@@ -349,11 +309,7 @@ function outputsFailure(
     const failures = new Failures();
     for (const [identifier, output] of sortedEntries(outputs)) {
         const kind = output.kind ?? Kind.ASSET_UNKNOWN;
-        const idFailure = identifierFailure(identifier);
-        if (idFailure !== undefined) {
-            failures.add(identifier, idFailure);
-        }
-        failures.field(identifier, kind, oneOf(OUTPUT_KINDS));
+        checkEntry(failures, identifier, kind, OUTPUT_KINDS);
         if (kind === Kind.ASSET_PERFORMANCE && output.multiple === true) {
             failures.add(identifier, 'performance output cannot be multiple');
         }

@@ -17,19 +17,11 @@
  * and countOutputAssets, which also count the records added earlier in the same transaction.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage, mapEntry } from './codec';
+import { AssetRecords, lastAttribute } from './assets';
+import { INDEX_VALUE, mapEntry } from './codec';
 import { taskStatusName } from './computetask-state';
-import type { TxContext } from './context';
-import {
-    ErrorCode,
-    OrchestrationError,
-    badRequest,
-    conflict,
-    internalError,
-    notFound,
-    permissionDenied,
-} from './errors';
-import type { Services } from './provider';
+import { ErrorCode, OrchestrationError, badRequest, conflict, internalError, permissionDenied } from './errors';
+import { Service } from './service';
 import { Failures, addressable, required, uuid } from './validation';
 
 export const MODEL_KIND = 'model';
@@ -51,11 +43,8 @@ function validateNewModel(model: orchestrator.INewModel): void {
         .throwIfAny(MODEL_KIND);
 }
 
-export class ModelService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class ModelService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, MODEL_KIND, orchestrator.Model);
 
     /** RegisterModel (§8.1, deprecated): RegisterModels with a one-element list; returns that model. */
     async registerModel(model: orchestrator.INewModel): Promise<orchestrator.Model> {
@@ -140,35 +129,24 @@ export class ModelService {
             owner: requester,
             creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
         });
-        const { store } = this.ctx;
         // Rule 10: the store sees this transaction's writes, so a key repeated in the batch is a conflict too.
-        if ((await store.get(store.compositeKey(MODEL_KIND, [key]))) !== undefined) {
+        if (await this.#records.exists(key)) {
             throw conflict(MODEL_KIND, key);
         }
-        const stored = await this.#save(model);
+        const stored = await this.#save(model, orchestrator.EventKind.EVENT_ASSET_CREATED);
+        const { store } = this.ctx;
         await store.put(store.compositeKey(MODEL_TASK_INDEX, [task.key, key]), INDEX_VALUE);
-        this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_CREATED);
         await this.services.computeTasks.addOutputAsset(task, identifier, K.ASSET_MODEL, key);
         return stored;
     }
 
     /** GetModel (§8.5): any key that is not stored is NotFound. */
-    async getModel(key: string): Promise<orchestrator.Model> {
-        const model = await this.findModel(key);
-        if (model === undefined) {
-            throw notFound(MODEL_KIND, key);
-        }
-        return model;
+    getModel(key: string): Promise<orchestrator.Model> {
+        return this.#records.get(key);
     }
 
-    async findModel(key: string): Promise<orchestrator.Model | undefined> {
-        if (key === '') {
-            // An empty attribute cannot form a composite key; nothing is stored under it anyway.
-            return undefined;
-        }
-        const { store } = this.ctx;
-        const bytes = await store.get(store.compositeKey(MODEL_KIND, [key]));
-        return bytes === undefined ? undefined : orchestrator.Model.decode(bytes);
+    findModel(key: string): Promise<orchestrator.Model | undefined> {
+        return this.#records.find(key);
     }
 
     /**
@@ -179,22 +157,17 @@ export class ModelService {
         param: orchestrator.IGetComputeTaskModelsParam,
     ): Promise<orchestrator.GetComputeTaskModelsResponse> {
         const taskKey = param.compute_task_key ?? '';
-        const { store } = this.ctx;
-        const keys: string[] = [];
         if (taskKey === '') {
             return orchestrator.GetComputeTaskModelsResponse.create({ models: [] });
         }
+        const { store } = this.ctx;
+        const keys: string[] = [];
         for await (const record of store.scan(MODEL_TASK_INDEX, [taskKey])) {
-            const { attributes } = store.splitCompositeKey(record.key);
-            keys.push(attributes[attributes.length - 1] ?? '');
+            keys.push(lastAttribute(store, record.key));
         }
         const models: orchestrator.Model[] = [];
         for (const key of keys) {
-            const model = await this.findModel(key);
-            if (model === undefined) {
-                throw internalError(`indexed model "${key}" is missing`);
-            }
-            models.push(model);
+            models.push(await this.#records.getIndexed(key));
         }
         return orchestrator.GetComputeTaskModelsResponse.create({ models });
     }
@@ -206,24 +179,18 @@ export class ModelService {
      */
     async disableModel(model: orchestrator.IModel): Promise<orchestrator.Model> {
         const disabled = orchestrator.Model.create({ ...model, address: null });
-        const stored = await this.#save(disabled);
-        this.#emit(stored, orchestrator.EventKind.EVENT_ASSET_DISABLED);
-        return stored;
+        return this.#save(disabled, orchestrator.EventKind.EVENT_ASSET_DISABLED);
     }
 
-    /** Stores the model; returns a decoded copy (event snapshots must not follow later changes). */
-    async #save(model: orchestrator.Model): Promise<orchestrator.Model> {
-        const bytes = encodeMessage(orchestrator.Model, model);
-        await this.ctx.store.put(this.ctx.store.compositeKey(MODEL_KIND, [model.key]), bytes);
-        return orchestrator.Model.decode(bytes);
-    }
-
-    #emit(model: orchestrator.Model, eventKind: orchestrator.EventKind): void {
+    /** Stores the model and emits its event; returns the stored copy (the event has its own). */
+    async #save(model: orchestrator.Model, eventKind: orchestrator.EventKind): Promise<orchestrator.Model> {
+        const bytes = await this.#records.put(model.key, model);
         this.ctx.events.emit({
             event_kind: eventKind,
             asset_kind: K.ASSET_MODEL,
             asset_key: model.key,
-            model: orchestrator.Model.decode(encodeMessage(orchestrator.Model, model)),
+            model: orchestrator.Model.decode(bytes),
         });
+        return orchestrator.Model.decode(bytes);
     }
 }

@@ -6,19 +6,16 @@
  *   GetAllOrganizations scans this kind directly: composite-key order is id order, so no separate index.
  */
 import { orchestrator } from '@substra-fabric/api';
-import type { TxContext } from './context';
-import { conflict, notFound } from './errors';
-import type { Services } from './provider';
+import { AssetRecords } from './assets';
+import { conflict } from './errors';
+import { Service } from './service';
 import { requestUrl } from './validation';
 
 /** Kind string of organizations: composite-key object type and resource name in error messages. */
 export const ORGANIZATION_KIND = 'organization';
 
-export class OrganizationService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class OrganizationService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, ORGANIZATION_KIND, orchestrator.Organization);
 
     /**
      * RegisterOrganization: the requester registers itself (§2.1). Not idempotent: a second call fails with
@@ -40,7 +37,7 @@ export class OrganizationService {
             address,
             creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
         });
-        await this.ctx.store.put(this.#key(id), orchestrator.Organization.encode(organization).finish());
+        await this.#records.put(id, organization);
         this.ctx.events.emit({
             asset_kind: orchestrator.AssetKind.ASSET_ORGANIZATION,
             event_kind: orchestrator.EventKind.EVENT_ASSET_CREATED,
@@ -60,28 +57,16 @@ export class OrganizationService {
     }
 
     /** The organization with this id, undefined when it is not registered (sees this transaction's writes). */
-    async getOrganization(id: string): Promise<orchestrator.Organization | undefined> {
-        if (id === '') {
-            return undefined; // never registered, and not a valid composite-key attribute
-        }
-        const bytes = await this.ctx.store.get(this.#key(id));
-        return bytes === undefined ? undefined : orchestrator.Organization.decode(bytes);
+    getOrganization(id: string): Promise<orchestrator.Organization | undefined> {
+        return this.#records.find(id);
     }
 
     /** Like getOrganization, but NotFound(OE0002) `organization with key "<id>" not found` when absent. */
-    async mustGetOrganization(id: string): Promise<orchestrator.Organization> {
-        const organization = await this.getOrganization(id);
-        if (organization === undefined) {
-            throw notFound(ORGANIZATION_KIND, id);
-        }
-        return organization;
+    mustGetOrganization(id: string): Promise<orchestrator.Organization> {
+        return this.#records.get(id);
     }
 
-    async exists(id: string): Promise<boolean> {
-        return (await this.getOrganization(id)) !== undefined;
-    }
-
-    #key(id: string): string {
-        return this.ctx.store.compositeKey(ORGANIZATION_KIND, [id]);
+    exists(id: string): Promise<boolean> {
+        return this.#records.exists(id);
     }
 }

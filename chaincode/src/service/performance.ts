@@ -17,12 +17,12 @@
  * one task (same date and task) is broken by the performance key, i.e. the identifier ascending.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { INDEX_VALUE, encodeMessage, sortableTimestamp } from './codec';
+import { AssetRecords } from './assets';
+import { INDEX_VALUE, sortableTimestamp } from './codec';
 import { taskStatusName } from './computetask-state';
-import type { TxContext } from './context';
-import { ErrorCode, OrchestrationError, badRequest, conflict, internalError, permissionDenied } from './errors';
+import { ErrorCode, OrchestrationError, badRequest, conflict, permissionDenied } from './errors';
 import { readPage } from './pagination';
-import type { Services } from './provider';
+import { Service } from './service';
 import { Failures, required, uuid } from './validation';
 
 export const PERFORMANCE_KIND = 'performance';
@@ -54,11 +54,8 @@ export function descendingTaskKey(taskKey: string): string {
     return out;
 }
 
-export class PerformanceService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
+export class PerformanceService extends Service {
+    readonly #records = new AssetRecords(this.ctx.store, PERFORMANCE_KIND, orchestrator.Performance);
 
     /** RegisterPerformance (§9.1), rules in order. The kind of the function output is deliberately not checked. */
     async registerPerformance(input: orchestrator.INewPerformance): Promise<orchestrator.Performance> {
@@ -84,9 +81,7 @@ export class PerformanceService {
             );
         }
         const key = performanceKey(taskKey, identifier);
-        const { store } = this.ctx;
-        const storageKey = store.compositeKey(PERFORMANCE_KIND, [key]);
-        if ((await store.get(storageKey)) !== undefined) {
+        if (await this.#records.exists(key)) {
             throw conflict(PERFORMANCE_KIND, key);
         }
         const performance = orchestrator.Performance.create({
@@ -95,8 +90,8 @@ export class PerformanceService {
             performance_value: input.performance_value ?? 0,
             creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
         });
-        const bytes = encodeMessage(orchestrator.Performance, performance);
-        await store.put(storageKey, bytes);
+        const bytes = await this.#records.put(key, performance);
+        const { store } = this.ctx;
         const created = sortableTimestamp(this.ctx.timestamp);
         const descending = descendingTaskKey(taskKey);
         await store.put(store.compositeKey(PERFORMANCE_INDEX_ALL, [created, descending, key]), INDEX_VALUE);
@@ -140,20 +135,9 @@ export class PerformanceService {
                 : identifier !== ''
                   ? [PERFORMANCE_INDEX_IDENTIFIER, [identifier]]
                   : [PERFORMANCE_INDEX_ALL, []];
-        const { store } = this.ctx;
-        const page = await readPage(store, index, attributes, pageToken, param.page_size ?? 0);
-        const performances: orchestrator.Performance[] = [];
-        for (const record of page.records) {
-            const { attributes: attrs } = store.splitCompositeKey(record.key);
-            const key = attrs[attrs.length - 1] ?? '';
-            const bytes = await store.get(store.compositeKey(PERFORMANCE_KIND, [key]));
-            if (bytes === undefined) {
-                throw internalError(`indexed performance "${key}" is missing`);
-            }
-            performances.push(orchestrator.Performance.decode(bytes));
-        }
+        const page = await readPage(this.ctx.store, index, attributes, pageToken, param.page_size ?? 0);
         return orchestrator.QueryPerformancesResponse.create({
-            Performances: performances,
+            Performances: await this.#records.loadIndexed(page.records),
             next_page_token: page.nextPageToken,
         });
     }
@@ -163,10 +147,9 @@ export class PerformanceService {
         if (pageToken !== '') {
             throw new Error(`invalid page token "${pageToken}"`);
         }
-        const { store } = this.ctx;
-        const bytes = await store.get(store.compositeKey(PERFORMANCE_KIND, [key]));
+        const performance = await this.#records.find(key);
         return orchestrator.QueryPerformancesResponse.create({
-            Performances: bytes === undefined ? [] : [orchestrator.Performance.decode(bytes)],
+            Performances: performance === undefined ? [] : [performance],
             next_page_token: '',
         });
     }

@@ -5,6 +5,7 @@
  * registered on the channel (§3.2 rule 2).
  */
 import { orchestrator } from '@substra-fabric/api';
+import { compareStrings } from './codec';
 import { badRequest } from './errors';
 import type { Services } from './provider';
 
@@ -58,7 +59,7 @@ function clonePermission(permission: orchestrator.IPermission | null | undefined
 }
 
 function ascendingUnique(ids: Iterable<string>): string[] {
-    return [...new Set(ids)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return [...new Set(ids)].sort(compareStrings);
 }
 
 /**

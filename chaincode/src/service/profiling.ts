@@ -4,18 +4,12 @@
  * Ledger keys: none. A profiling step is not stored: the event it emits is its only trace.
  */
 import { orchestrator } from '@substra-fabric/api';
-import type { TxContext } from './context';
-import type { Services } from './provider';
+import { Service } from './service';
 import { Failures, name, required, uuid } from './validation';
 
 export const PROFILING_STEP_KIND = 'profiling_step';
 
-export class ProfilingService {
-    constructor(
-        protected readonly ctx: TxContext,
-        protected readonly services: Services,
-    ) {}
-
+export class ProfilingService extends Service {
     /**
      * RegisterProfilingStep (§11): validate, then emit `ASSET_PROFILING_STEP` / `EVENT_ASSET_CREATED` with the
      * step as received. Neither the asset key's existence nor the requester is checked.

@@ -16,7 +16,7 @@
  *     failures.field('description', msg.description, required, addressable);
  *     failures.throwIfAny('function');
  */
-import { invalidAsset } from './errors';
+import { formatFailures, invalidAsset } from './errors';
 
 export type Rule<T> = (value: T) => string | undefined;
 
@@ -72,14 +72,6 @@ export class Failures {
             throw invalidAsset(kind, this.#failures);
         }
     }
-}
-
-/** `a: x; b: y.` with fields in byte-wise name order. */
-function formatFailures(failures: ReadonlyMap<string, string>): string {
-    const parts = [...failures.entries()]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([field, reason]) => `${field}: ${reason}`);
-    return `${parts.join('; ')}.`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

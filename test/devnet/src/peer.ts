@@ -42,14 +42,22 @@ function rejected(message: string): ProposalResult {
     return { response: errorResponse(message), error: message };
 }
 
-function errorResponse(message: string): peer.ProposalResponse {
+function failure(message: string): peer.Response {
     const r = new peer.Response();
     r.setStatus(500);
     r.setMessage(message);
+    return r;
+}
+
+function proposalResponse(r: peer.Response): peer.ProposalResponse {
     const pr = new peer.ProposalResponse();
     pr.setVersion(1);
     pr.setResponse(r);
     return pr;
+}
+
+function errorResponse(message: string): peer.ProposalResponse {
+    return proposalResponse(failure(message));
 }
 
 export class Peer {
@@ -123,9 +131,7 @@ export class Peer {
         }
 
         const res = result.response;
-        const pr = new peer.ProposalResponse();
-        pr.setVersion(1);
-        pr.setResponse(res);
+        const pr = proposalResponse(res);
         if (res.getStatus() >= 400) {
             // Chaincode error: no simulation results, no event, no endorsement, but a payload.
             const ext = chaincodeActionBytes(res, new Uint8Array(0), undefined, p.chaincodeName, CHAINCODE_VERSION);
@@ -154,21 +160,15 @@ export class Peer {
             r.setStatus(200);
             r.setPayload(payload);
             const ext = chaincodeActionBytes(r, new Uint8Array(0), undefined, 'qscc', '');
-            const pr = new peer.ProposalResponse();
-            pr.setVersion(1);
-            pr.setResponse(r);
+            const pr = proposalResponse(r);
             const prp = proposalResponsePayloadBytes(p.proposalHash, ext);
             pr.setPayload(prp);
             pr.setEndorsement(this.endorse(prp));
             return pr;
         };
         const fail = (message: string) => {
-            const r = new peer.Response();
-            r.setStatus(500);
-            r.setMessage(message);
-            const pr = new peer.ProposalResponse();
-            pr.setVersion(1);
-            pr.setResponse(r);
+            const r = failure(message);
+            const pr = proposalResponse(r);
             pr.setPayload(
                 proposalResponsePayloadBytes(
                     p.proposalHash,
