@@ -87,6 +87,53 @@ async function withMemory<T>(fn: () => Promise<T>): Promise<{ value: T; heapDelt
     return { value, heapDeltaMb: memory().heapUsedMb - before.heapUsedMb, rssMb };
 }
 
+/** One batch scenario: its row's name, how many repetitions, the units per repetition and what they are. */
+interface BatchScenario {
+    readonly scenario: string;
+    readonly reps: number;
+    readonly size: number;
+    readonly unit: string;
+}
+
+/**
+ * Runs `rep` `reps` times under {@link withMemory}, each repetition adding its measured transaction(s) to one
+ * aggregate, then reports the row: per-op and per-unit rates, latencies, cpu, reads and writes, memory.
+ */
+async function runBatchScenario(
+    report: Report,
+    batch: BatchScenario,
+    rep: (agg: Aggregate) => Promise<void>,
+    note: (agg: Aggregate) => string,
+): Promise<void> {
+    const { scenario, reps, size, unit } = batch;
+    const agg = aggregate();
+    const { heapDeltaMb, rssMb } = await withMemory(async () => {
+        for (let r = 0; r < reps; r++) {
+            await rep(agg);
+        }
+    });
+    const lat = summarize(agg.ms);
+    const total = agg.ms.reduce((a, b) => a + b, 0);
+    report.add({
+        scenario,
+        n: reps,
+        opsPerSec: (reps * 1000) / total,
+        unitsPerSec: (reps * size * 1000) / total,
+        unit,
+        p50Ms: lat.p50,
+        p95Ms: lat.p95,
+        cpuMsPerOp: agg.cpuMs / reps,
+        readsPerOp: agg.reads / reps,
+        writesPerOp: agg.writes / reps,
+        readsPerUnit: agg.reads / reps / size,
+        writesPerUnit: agg.writes / reps / size,
+        heapMb: agg.heapPeakMb,
+        heapDeltaMb,
+        rssMb,
+        note: note(agg),
+    });
+}
+
 /**
  * Runs every measured code path a few times first, so that the numbers are those of optimized code rather than
  * of V8's first tiers (the first RegisterTasks of 1 000 tasks is about 5 times slower than the fifth).
@@ -209,13 +256,10 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
           ];
     for (const shape of ['chain', 'fanout'] as const satisfies readonly Shape[]) {
         for (const [size, reps] of batches) {
-            const {
-                value: agg,
-                heapDeltaMb,
-                rssMb,
-            } = await withMemory(async () => {
-                const agg = aggregate();
-                for (let r = 0; r < reps; r++) {
+            await runBatchScenario(
+                report,
+                { scenario: `cc RegisterTasks ${shape} ×${size}`, reps, size, unit: 'tasks' },
+                async (agg) => {
                     const refs = await newPlan(bench, keys, base);
                     const batch = tasks(shape, size, keys.group(), refs);
                     const m = await bench.submit(ORG1, (s) => s.computeTasks.registerTasks({ tasks: batch }));
@@ -223,29 +267,9 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
                         throw new Error(`RegisterTasks returned ${m.result.tasks.length} tasks`);
                     }
                     add(agg, m);
-                }
-                return agg;
-            });
-            const lat = summarize(agg.ms);
-            const total = agg.ms.reduce((a, b) => a + b, 0);
-            report.add({
-                scenario: `cc RegisterTasks ${shape} ×${size}`,
-                n: reps,
-                opsPerSec: (reps * 1000) / total,
-                unitsPerSec: (reps * size * 1000) / total,
-                unit: 'tasks',
-                p50Ms: lat.p50,
-                p95Ms: lat.p95,
-                cpuMsPerOp: agg.cpuMs / reps,
-                readsPerOp: agg.reads / reps,
-                writesPerOp: agg.writes / reps,
-                readsPerUnit: agg.reads / reps / size,
-                writesPerUnit: agg.writes / reps / size,
-                heapMb: agg.heapPeakMb,
-                heapDeltaMb,
-                rssMb,
-                note: `event ${kb(agg.eventBytes / reps)}/tx; harness ${(agg.harnessMs / reps).toFixed(1)} ms/tx`,
-            });
+                },
+                (agg) => `event ${kb(agg.eventBytes / reps)}/tx; harness ${(agg.harnessMs / reps).toFixed(1)} ms/tx`,
+            );
         }
     }
 
@@ -262,10 +286,11 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
               [1000, 3],
           ];
     for (const [children, reps] of cascades) {
-        const agg = aggregate();
         let events = 0;
-        const { heapDeltaMb, rssMb } = await withMemory(async () => {
-            for (let r = 0; r < reps; r++) {
+        await runBatchScenario(
+            report,
+            { scenario: `cc ApplyTaskAction DONE → ${children} children`, reps, size: children, unit: 'children' },
+            async (agg) => {
                 const refs = await newPlan(bench, keys, base);
                 const group = keys.group();
                 await bench.submit(ORG1, (s) =>
@@ -285,28 +310,9 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
                 if (last.result.status !== S.STATUS_WAITING_FOR_EXECUTOR_SLOT) {
                     throw new Error(`cascade did not release the children (status ${last.result.status})`);
                 }
-            }
-        });
-        const lat = summarize(agg.ms);
-        const total = agg.ms.reduce((a, b) => a + b, 0);
-        report.add({
-            scenario: `cc ApplyTaskAction DONE → ${children} children`,
-            n: reps,
-            opsPerSec: (reps * 1000) / total,
-            unitsPerSec: (reps * children * 1000) / total,
-            unit: 'children',
-            p50Ms: lat.p50,
-            p95Ms: lat.p95,
-            cpuMsPerOp: agg.cpuMs / reps,
-            readsPerOp: agg.reads / reps,
-            writesPerOp: agg.writes / reps,
-            readsPerUnit: agg.reads / reps / children,
-            writesPerUnit: agg.writes / reps / children,
-            heapMb: agg.heapPeakMb,
-            heapDeltaMb,
-            rssMb,
-            note: `${events / reps} events, ${kb(agg.eventBytes / reps)}/tx`,
-        });
+            },
+            (agg) => `${events / reps} events, ${kb(agg.eventBytes / reps)}/tx`,
+        );
     }
 
     // QueryTasks on a ledger of its own (released afterwards: its world state is large).
@@ -326,9 +332,10 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
               [1000, 5],
           ];
     for (const [size, reps] of sampleBatches) {
-        const agg = aggregate();
-        const { heapDeltaMb, rssMb } = await withMemory(async () => {
-            for (let r = 0; r < reps; r++) {
+        await runBatchScenario(
+            report,
+            { scenario: `cc RegisterDataSamples ×${size}`, reps, size, unit: 'samples' },
+            async (agg) => {
                 const g = keys.group();
                 const sampleKeys = Array.from({ length: size }, (_, i) => uuid(g, i));
                 add(
@@ -337,28 +344,9 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
                         s.dataSamples.registerDataSamples(dataSamples(sampleKeys, base.dm)),
                     ),
                 );
-            }
-        });
-        const lat = summarize(agg.ms);
-        const total = agg.ms.reduce((a, b) => a + b, 0);
-        report.add({
-            scenario: `cc RegisterDataSamples ×${size}`,
-            n: reps,
-            opsPerSec: (reps * 1000) / total,
-            unitsPerSec: (reps * size * 1000) / total,
-            unit: 'samples',
-            p50Ms: lat.p50,
-            p95Ms: lat.p95,
-            cpuMsPerOp: agg.cpuMs / reps,
-            readsPerOp: agg.reads / reps,
-            writesPerOp: agg.writes / reps,
-            readsPerUnit: agg.reads / reps / size,
-            writesPerUnit: agg.writes / reps / size,
-            heapMb: agg.heapPeakMb,
-            heapDeltaMb,
-            rssMb,
-            note: `event ${kb(agg.eventBytes / reps)}/tx`,
-        });
+            },
+            (agg) => `event ${kb(agg.eventBytes / reps)}/tx`,
+        );
     }
 
     // ---------------------------------------------------------------------------------------------------

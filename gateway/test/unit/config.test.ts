@@ -234,15 +234,31 @@ describe('wallet', () => {
         }
     }
 
+    /** The wallet of the identities written below `dir`/wallet. */
+    function loadWalletDir(): ReturnType<typeof loadWallet> {
+        return loadWallet({ walletDir: path.join(dir, 'wallet'), mspId: '', fabricCertPath: '', fabricKeyPath: '' });
+    }
+
+    /** A gateway client whose wallet directory holds the one identity Org1MSP, with `endpoint` as default peer. */
+    function org1WalletClient(endpoint: string, timeoutMs: number): FabricGatewayClient {
+        writeIdentity(path.join(dir, 'wallet', 'Org1MSP'), false);
+        const wallet = loadWalletDir();
+        return new FabricGatewayClient({
+            wallet,
+            defaultPeer: { endpoint, tlsCaCertPath: '', tlsClientCertPath: '', tlsClientKeyPath: '', hostAlias: '' },
+            timeoutMs,
+        });
+    }
+
+    /** An evaluation of y on contract x of chaincode cc, channel c, as `mspid`. */
+    function evaluation(mspid: string): Parameters<FabricGatewayClient['evaluate']>[0] {
+        return { mspid, channel: 'c', chaincode: 'cc', contract: 'x', fn: 'y', argument: new Uint8Array() };
+    }
+
     it('reads one identity per MSP directory, with its optional peer', () => {
         writeIdentity(path.join(dir, 'wallet', 'Org1MSP'), false);
         writeIdentity(path.join(dir, 'wallet', 'Org2MSP'), true);
-        const wallet = loadWallet({
-            walletDir: path.join(dir, 'wallet'),
-            mspId: '',
-            fabricCertPath: '',
-            fabricKeyPath: '',
-        });
+        const wallet = loadWalletDir();
         expect([...wallet.keys()]).toEqual(['Org1MSP', 'Org2MSP']);
         expect(wallet.get('Org1MSP')?.certificate.toString()).toBe('CERT');
         expect(wallet.get('Org1MSP')?.peer).toBeUndefined();
@@ -267,32 +283,8 @@ describe('wallet', () => {
     });
 
     it('refuses to invoke for an organization that has no identity', async () => {
-        writeIdentity(path.join(dir, 'wallet', 'Org1MSP'), false);
-        const wallet = loadWallet({
-            walletDir: path.join(dir, 'wallet'),
-            mspId: '',
-            fabricCertPath: '',
-            fabricKeyPath: '',
-        });
-        const client = new FabricGatewayClient({
-            wallet,
-            defaultPeer: {
-                endpoint: 'localhost:1',
-                tlsCaCertPath: '',
-                tlsClientCertPath: '',
-                tlsClientKeyPath: '',
-                hostAlias: '',
-            },
-            timeoutMs: 100,
-        });
-        const request = {
-            mspid: 'Org2MSP',
-            channel: 'c',
-            chaincode: 'cc',
-            contract: 'x',
-            fn: 'y',
-            argument: new Uint8Array(),
-        };
+        const client = org1WalletClient('localhost:1', 100);
+        const request = evaluation('Org2MSP');
         await expect(client.evaluate(request)).rejects.toMatchObject({
             kind: 'other',
             message: 'no identity of organization "Org2MSP" in the wallet',
@@ -301,32 +293,8 @@ describe('wallet', () => {
     });
 
     it('reports an unreachable peer as unavailable', async () => {
-        writeIdentity(path.join(dir, 'wallet', 'Org1MSP'), false);
-        const wallet = loadWallet({
-            walletDir: path.join(dir, 'wallet'),
-            mspId: '',
-            fabricCertPath: '',
-            fabricKeyPath: '',
-        });
-        const client = new FabricGatewayClient({
-            wallet,
-            defaultPeer: {
-                endpoint: '127.0.0.1:1',
-                tlsCaCertPath: '',
-                tlsClientCertPath: '',
-                tlsClientKeyPath: '',
-                hostAlias: '',
-            },
-            timeoutMs: 2000,
-        });
-        const request = {
-            mspid: 'Org1MSP',
-            channel: 'c',
-            chaincode: 'cc',
-            contract: 'x',
-            fn: 'y',
-            argument: new Uint8Array(),
-        };
+        const client = org1WalletClient('127.0.0.1:1', 2000);
+        const request = evaluation('Org1MSP');
         await expect(client.evaluate(request)).rejects.toMatchObject({ kind: 'unavailable' });
         client.close();
     });

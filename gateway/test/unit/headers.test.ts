@@ -1,15 +1,14 @@
-import { status } from '@grpc/grpc-js';
+import { type ServiceError, status } from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseChannelConfig } from '../../src/config';
 import {
-    CHANNEL_YAML,
     type Harness,
     ORG1,
     QUERY_EVENTS,
     headers,
     startHarness,
     subscribe,
+    testConfig,
     unary,
     unaryError,
     waitFor,
@@ -29,79 +28,59 @@ describe('request headers', () => {
         await h.close();
     });
 
+    /** GetFunction with these request headers, expected to fail: the error. */
+    function getFunctionError(values: Record<string, string | string[]>): Promise<ServiceError> {
+        return unaryError(h.client, GET_FUNCTION, request, headers(values));
+    }
+
     it('rejects a missing mspid with FAILED_PRECONDITION and the OE0003 text', async () => {
-        const err = await unaryError(h.client, GET_FUNCTION, request, headers({ channel: 'mychannel' }));
+        const err = await getFunctionError({ channel: 'mychannel' });
         expect(err.code).toBe(status.FAILED_PRECONDITION);
         expect(err.details).toBe("OE0003: missing or invalid header 'mspid'");
     });
 
     it('treats a repeated mspid like a missing one', async () => {
-        const err = await unaryError(
-            h.client,
-            GET_FUNCTION,
-            request,
-            headers({ mspid: ['Org1MSP', 'Org2MSP'], channel: 'mychannel' }),
-        );
+        const err = await getFunctionError({ mspid: ['Org1MSP', 'Org2MSP'], channel: 'mychannel' });
         expect(err.code).toBe(status.FAILED_PRECONDITION);
         expect(err.details).toBe("OE0003: missing or invalid header 'mspid'");
     });
 
     it('counts an empty mspid as one value, like Substra: the channel check then refuses it (api §7.1)', async () => {
-        const err = await unaryError(h.client, GET_FUNCTION, request, headers({ mspid: '', channel: 'mychannel' }));
+        const err = await getFunctionError({ mspid: '', channel: 'mychannel' });
         expect(err.code).toBe(status.UNKNOWN);
         expect(err.details).toBe('organization "" is unknown');
     });
 
     it('checks mspid before channel', async () => {
-        const err = await unaryError(h.client, GET_FUNCTION, request, headers({}));
+        const err = await getFunctionError({});
         expect(err.code).toBe(status.FAILED_PRECONDITION);
     });
 
     it('rejects a missing or repeated channel with UNKNOWN', async () => {
-        const missing = await unaryError(h.client, GET_FUNCTION, request, headers({ mspid: 'Org1MSP' }));
+        const missing = await getFunctionError({ mspid: 'Org1MSP' });
         expect(missing.code).toBe(status.UNKNOWN);
         expect(missing.details).toBe("missing or invalid header 'channel'");
-        const repeated = await unaryError(
-            h.client,
-            GET_FUNCTION,
-            request,
-            headers({ mspid: 'Org1MSP', channel: ['mychannel', 'yourchannel'] }),
-        );
+        const repeated = await getFunctionError({ mspid: 'Org1MSP', channel: ['mychannel', 'yourchannel'] });
         expect(repeated.code).toBe(status.UNKNOWN);
         expect(repeated.details).toBe("missing or invalid header 'channel'");
     });
 
     it('rejects an organization absent from the channel configuration', async () => {
-        const err = await unaryError(
-            h.client,
-            GET_FUNCTION,
-            request,
-            headers({ mspid: 'Org9MSP', channel: 'mychannel' }),
-        );
+        const err = await getFunctionError({ mspid: 'Org9MSP', channel: 'mychannel' });
         expect(err.code).toBe(status.UNKNOWN);
         expect(err.details).toBe('organization "Org9MSP" is unknown');
     });
 
     it('rejects an organization that is not a member of the channel', async () => {
-        const err = await unaryError(
-            h.client,
-            GET_FUNCTION,
-            request,
-            headers({ mspid: 'Org2MSP', channel: 'yourchannel' }),
-        );
+        const err = await getFunctionError({ mspid: 'Org2MSP', channel: 'yourchannel' });
         expect(err.code).toBe(status.UNKNOWN);
         expect(err.details).toBe('organization "Org2MSP" has not access to channel "yourchannel"');
-        const unknownChannel = await unaryError(
-            h.client,
-            GET_FUNCTION,
-            request,
-            headers({ mspid: 'Org1MSP', channel: 'nochannel' }),
-        );
+        const unknownChannel = await getFunctionError({ mspid: 'Org1MSP', channel: 'nochannel' });
         expect(unknownChannel.details).toBe('organization "Org1MSP" has not access to channel "nochannel"');
     });
 
     it('rejects a repeated chaincode header with UNKNOWN', async () => {
-        const err = await unaryError(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: ['a', 'b'] }));
+        const err = await getFunctionError({ ...ORG1, chaincode: ['a', 'b'] });
         expect(err.code).toBe(status.UNKNOWN);
         expect(err.details).toBe("missing or invalid header 'chaincode'");
     });
@@ -129,11 +108,11 @@ describe('request headers', () => {
 
     it('refuses a unary call naming a chaincode not configured for its channel with UNKNOWN, naming both', async () => {
         h.fabric.calls.length = 0;
-        const err = await unaryError(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: 'othercc' }));
+        const err = await getFunctionError({ ...ORG1, chaincode: 'othercc' });
         expect(err.code).toBe(status.UNKNOWN);
         expect(err.details).toBe('chaincode "othercc" is not configured for channel "mychannel"');
         // The chaincode of another channel is not configured for this one either.
-        const crossed = await unaryError(h.client, GET_FUNCTION, request, headers({ ...ORG1, chaincode: 'yourcc' }));
+        const crossed = await getFunctionError({ ...ORG1, chaincode: 'yourcc' });
         expect(crossed.details).toBe('chaincode "yourcc" is not configured for channel "mychannel"');
         expect(h.fabric.calls).toHaveLength(0);
     });
@@ -156,7 +135,7 @@ describe('request headers', () => {
 
     it('never reaches the chaincode when a header check fails', async () => {
         h.fabric.calls.length = 0;
-        await unaryError(h.client, GET_FUNCTION, request, headers({ channel: 'mychannel' }));
+        await getFunctionError({ channel: 'mychannel' });
         expect(h.fabric.calls).toHaveLength(0);
     });
 
@@ -179,19 +158,7 @@ describe('chaincode header with ORCHESTRATOR_ALLOW_ANY_CHAINCODE', () => {
     let h: Harness;
 
     beforeAll(async () => {
-        h = await startHarness({
-            config: {
-                host: '127.0.0.1',
-                port: 0,
-                channelConfig: parseChannelConfig(CHANNEL_YAML),
-                defaultChaincode: 'mycc',
-                maxReceiveMessageBytes: 4 * 1024 * 1024,
-                metricsEnabled: false,
-                metricsHost: '127.0.0.1',
-                metricsPort: 0,
-                allowAnyChaincode: true,
-            },
-        });
+        h = await startHarness({ config: testConfig({ allowAnyChaincode: true }) });
     });
 
     afterAll(async () => {

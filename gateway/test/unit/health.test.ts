@@ -1,26 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseChannelConfig } from '../../src/config';
 import { InvocationError, type InvokeRequest } from '../../src/fabric';
 import { FABRIC_HEALTH_SERVICE, FabricHealth, type ServingStatus, channelHealthService } from '../../src/health';
 import type { ServerConfig } from '../../src/server';
-import { CHANNEL_YAML, FakeFabric, type Harness, type Mode, silentLogger, startHarness, unary } from './helpers';
+import { FakeFabric, type Harness, type Mode, silentLogger, startHarness, testConfig, unary } from './helpers';
 
 const CHECK = '/grpc.health.v1.Health/Check';
 
 function serverConfig(health: ServerConfig['health'], metricsEnabled = false): ServerConfig {
-    return {
-        host: '127.0.0.1',
-        port: 0,
-        channelConfig: parseChannelConfig(CHANNEL_YAML),
-        defaultChaincode: 'mycc',
-        maxReceiveMessageBytes: 4 * 1024 * 1024,
-        metricsEnabled,
-        metricsHost: '127.0.0.1',
-        metricsPort: 0,
-        ...(health === undefined ? {} : { health }),
-    };
+    return testConfig({ metricsEnabled, ...(health === undefined ? {} : { health }) });
 }
 
 /** grpc.health.v1 Check of a service name: 'SERVING', 'NOT_SERVING', ... or the error code's name. */

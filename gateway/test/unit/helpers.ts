@@ -163,20 +163,26 @@ export interface Harness {
     close(): Promise<void>;
 }
 
+/** The configuration of a test gateway: loopback, a free port, CHANNEL_YAML, chaincode mycc, no metrics. */
+export function testConfig(overrides: Partial<GatewayServerOptions['config']> = {}): GatewayServerOptions['config'] {
+    return {
+        host: '127.0.0.1',
+        port: 0,
+        channelConfig: parseChannelConfig(CHANNEL_YAML),
+        defaultChaincode: 'mycc',
+        maxReceiveMessageBytes: 4 * 1024 * 1024,
+        metricsEnabled: false,
+        metricsHost: '127.0.0.1',
+        metricsPort: 0,
+        ...overrides,
+    };
+}
+
 /** Start a gateway on a free port with a fake Fabric behind it, and a raw grpc-js client. */
 export async function startHarness(overrides: Partial<GatewayServerOptions> = {}): Promise<Harness> {
     const fabric = new FakeFabric();
     const server = new GatewayServer({
-        config: {
-            host: '127.0.0.1',
-            port: 0,
-            channelConfig: parseChannelConfig(CHANNEL_YAML),
-            defaultChaincode: 'mycc',
-            maxReceiveMessageBytes: 4 * 1024 * 1024,
-            metricsEnabled: false,
-            metricsHost: '127.0.0.1',
-            metricsPort: 0,
-        },
+        config: testConfig(),
         fabric,
         logger: silentLogger,
         version: '9.9.9-test',

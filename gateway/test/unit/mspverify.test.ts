@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseChannelConfig } from '../../src/config';
 import { MspVerifier, serverCredentials, subjectOrganizations } from '../../src/tls';
-import { type Harness, headers, startHarness, unary, unaryError } from './helpers';
+import { type Harness, headers, startHarness, testConfig, unary, unaryError } from './helpers';
 
 function hasOpenssl(): boolean {
     try {
@@ -30,10 +30,11 @@ class Pki {
         execFileSync('openssl', args, { cwd: this.dir, stdio: 'ignore' });
     }
 
-    ca(name: string): void {
+    /** `openssl req` with a new P-256 key `${name}.key`, writing `out` for `subject`: `before` and `after` go around. */
+    #newKey(name: string, out: string, subject: string, before: string[] = [], after: string[] = []): void {
         this.#openssl([
             'req',
-            '-x509',
+            ...before,
             '-newkey',
             'ec',
             '-pkeyopt',
@@ -42,34 +43,33 @@ class Pki {
             '-keyout',
             `${name}.key`,
             '-out',
-            `${name}.pem`,
+            out,
             '-subj',
-            `/O=${name}/CN=${name}`,
-            '-days',
-            '2',
-            '-addext',
-            'basicConstraints=critical,CA:TRUE',
-            '-addext',
-            'keyUsage=critical,keyCertSign,cRLSign',
+            subject,
+            ...after,
         ]);
+    }
+
+    ca(name: string): void {
+        this.#newKey(
+            name,
+            `${name}.pem`,
+            `/O=${name}/CN=${name}`,
+            ['-x509'],
+            [
+                '-days',
+                '2',
+                '-addext',
+                'basicConstraints=critical,CA:TRUE',
+                '-addext',
+                'keyUsage=critical,keyCertSign,cRLSign',
+            ],
+        );
     }
 
     leaf(name: string, subject: string, ca: string, extensions: string): void {
         fs.writeFileSync(this.file(`${name}.ext`), extensions);
-        this.#openssl([
-            'req',
-            '-newkey',
-            'ec',
-            '-pkeyopt',
-            'ec_paramgen_curve:prime256v1',
-            '-nodes',
-            '-keyout',
-            `${name}.key`,
-            '-out',
-            `${name}.csr`,
-            '-subj',
-            subject,
-        ]);
+        this.#newKey(name, `${name}.csr`, subject);
         this.#openssl([
             'x509',
             '-req',
@@ -115,16 +115,7 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
         fs.mkdirSync(pki.file('clients/Org2MSP'), { recursive: true });
         fs.copyFileSync(pki.file('org1ca.pem'), pki.file('clients/Org1MSP/ca.pem'));
         fs.copyFileSync(pki.file('org2ca.pem'), pki.file('clients/Org2MSP/ca.pem'));
-        const config = {
-            host: '127.0.0.1',
-            port: 0,
-            channelConfig: parseChannelConfig('channels: {mychannel: [Org1MSP, Org2MSP]}'),
-            defaultChaincode: 'mycc',
-            maxReceiveMessageBytes: 4 * 1024 * 1024,
-            metricsEnabled: false,
-            metricsHost: '127.0.0.1',
-            metricsPort: 0,
-        };
+        const config = testConfig({ channelConfig: parseChannelConfig('channels: {mychannel: [Org1MSP, Org2MSP]}') });
         const verifier = MspVerifier.fromDirectory(pki.file('clients'));
         h = await startHarness({
             config,
@@ -158,6 +149,11 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
 
     const GET_TASK = '/orchestrator.ComputeTaskService/GetTask';
 
+    /** GetTask on mychannel as `mspid`, expected to fail: the error. */
+    function getTaskError(client: grpc.Client, mspid: string): Promise<grpc.ServiceError> {
+        return unaryError(client, GET_TASK, Buffer.alloc(0), headers({ mspid, channel: 'mychannel' }));
+    }
+
     it('accepts an mspid that is an O of a client certificate issued by that organization', async () => {
         const client = tlsClient('user1');
         const reply = await unary(
@@ -172,12 +168,7 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
 
     it('denies an mspid that is not an O of the client certificate', async () => {
         const client = tlsClient('user1');
-        const err = await unaryError(
-            client,
-            GET_TASK,
-            Buffer.alloc(0),
-            headers({ mspid: 'Org2MSP', channel: 'mychannel' }),
-        );
+        const err = await getTaskError(client, 'Org2MSP');
         expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
         expect(err.details).toBe(
             'OE0102: invalid MSPID: cannot find MSPID "Org2MSP" in client TLS certificate Subject Organizations',
@@ -187,24 +178,14 @@ describe.skipIf(!hasOpenssl())('client MSP id verification', () => {
 
     it('denies a certificate that claims the organization but was issued by another CA', async () => {
         const client = tlsClient('fake1');
-        const err = await unaryError(
-            client,
-            GET_TASK,
-            Buffer.alloc(0),
-            headers({ mspid: 'Org1MSP', channel: 'mychannel' }),
-        );
+        const err = await getTaskError(client, 'Org1MSP');
         expect(err.code).toBe(grpc.status.PERMISSION_DENIED);
         expect(err.details).toBe('OE0102: invalid MSPID: invalid issuer for MSPID "Org1MSP"');
         client.close();
     });
 
     it('answers INTERNAL when there is no TLS client certificate to check', async () => {
-        const err = await unaryError(
-            insecure.client,
-            GET_TASK,
-            Buffer.alloc(0),
-            headers({ mspid: 'Org1MSP', channel: 'mychannel' }),
-        );
+        const err = await getTaskError(insecure.client, 'Org1MSP');
         expect(err.code).toBe(grpc.status.INTERNAL);
         expect(err.details).toBe('OE0007: invalid MSPID: failed to extract MSP ID from TLS context');
     });

@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import { RPCS, orchestrator, type RpcInfo } from '@substra-fabric/api';
 import { describe, expect, it } from 'vitest';
 import { StatusError } from '../../src/errors';
-import { InvocationError, type FailureKind } from '../../src/fabric';
+import { InvocationError, type FailureKind, type InvokeRequest } from '../../src/fabric';
 import { IDEMPOTENT_REGISTRATIONS, Invoker } from '../../src/invoker';
 import { backoffDelay, nextDelay, type RetryPolicy } from '../../src/retry';
 import { FakeFabric } from './helpers';
@@ -16,6 +16,37 @@ function rpc(method: string): RpcInfo {
         throw new Error(method);
     }
     return found;
+}
+
+/** A fake Fabric whose every call fails with an InvocationError of `kind`. */
+function throwingFabric(kind: FailureKind, message: string): FakeFabric {
+    const fabric = new FakeFabric();
+    fabric.handler = () => {
+        throw new InvocationError(kind, message);
+    };
+    return fabric;
+}
+
+/**
+ * A fake Fabric handler whose first submit times out (`timeoutMessage`) and every later one fails as a chaincode
+ * error (`existsMessage`, the registration being already there); evaluates are answered by `read`.
+ */
+function timeoutThenExists(
+    timeoutMessage: string,
+    existsMessage: string,
+    read: (request: InvokeRequest) => Uint8Array,
+): FakeFabric['handler'] {
+    let submits = 0;
+    return (mode, req) => {
+        if (mode === 'submit') {
+            submits++;
+            throw new InvocationError(
+                submits === 1 ? 'timeout' : 'chaincode',
+                submits === 1 ? timeoutMessage : existsMessage,
+            );
+        }
+        return read(req);
+    };
 }
 
 function newInvoker(
@@ -117,10 +148,7 @@ describe('invoker retries', () => {
     });
 
     it('never retries chaincode errors', async () => {
-        const fabric = new FakeFabric();
-        fabric.handler = () => {
-            throw new InvocationError('chaincode', 'OE0104: incompatible status');
-        };
+        const fabric = throwingFabric('chaincode', 'OE0104: incompatible status');
         const { invoker, delays } = newInvoker(fabric);
         const err = await rejection(invoker.invoke(rpc('ApplyTaskAction'), target, Uint8Array.from([1])));
         expect(err.code).toBe(status.INVALID_ARGUMENT);
@@ -131,20 +159,16 @@ describe('invoker retries', () => {
     it('counts a RegisterTasks conflict after a timed-out attempt as success', async () => {
         const fabric = new FakeFabric();
         const request = orchestrator.RegisterTasksParam.encode({ tasks: [{ key: 't1' }, { key: 't2' }] }).finish();
-        let submits = 0;
-        fabric.handler = (mode, req) => {
-            if (mode === 'submit') {
-                submits++;
-                throw new InvocationError(
-                    submits === 1 ? 'timeout' : 'chaincode',
-                    submits === 1 ? 'commit status deadline exceeded' : 'OE0006: task t1 already exists',
-                );
-            }
-            expect(req.fn).toBe('GetTask');
-            expect(req.contract).toBe('orchestrator.computetask');
-            const { key } = orchestrator.GetTaskParam.decode(req.argument);
-            return orchestrator.ComputeTask.encode({ key, owner: 'Org1MSP' }).finish();
-        };
+        fabric.handler = timeoutThenExists(
+            'commit status deadline exceeded',
+            'OE0006: task t1 already exists',
+            (req) => {
+                expect(req.fn).toBe('GetTask');
+                expect(req.contract).toBe('orchestrator.computetask');
+                const { key } = orchestrator.GetTaskParam.decode(req.argument);
+                return orchestrator.ComputeTask.encode({ key, owner: 'Org1MSP' }).finish();
+            },
+        );
         const { invoker } = newInvoker(fabric);
         const reply = await invoker.invoke(rpc('RegisterTasks'), target, request);
         const response = orchestrator.RegisterTasksResponse.decode(reply);
@@ -211,18 +235,10 @@ describe('invoker retries', () => {
         ];
         for (const c of cases) {
             const fabric = new FakeFabric();
-            let submits = 0;
-            fabric.handler = (mode, req) => {
-                if (mode === 'submit') {
-                    submits++;
-                    throw new InvocationError(
-                        submits === 1 ? 'timeout' : 'chaincode',
-                        submits === 1 ? 'deadline exceeded' : 'OE0006: already exists',
-                    );
-                }
+            fabric.handler = timeoutThenExists('deadline exceeded', 'OE0006: already exists', (req) => {
                 expect(req.fn).toBe(c.getter);
                 return c.answer(req.argument);
-            };
+            });
             const { invoker } = newInvoker(fabric);
             c.check(await invoker.invoke(rpc(c.method), target, c.request));
             expect(IDEMPOTENT_REGISTRATIONS).toContain(c.method);
@@ -230,10 +246,7 @@ describe('invoker retries', () => {
     });
 
     it('reports a conflict without a previous timeout as ALREADY_EXISTS', async () => {
-        const fabric = new FakeFabric();
-        fabric.handler = () => {
-            throw new InvocationError('chaincode', 'OE0006: task t1 already exists');
-        };
+        const fabric = throwingFabric('chaincode', 'OE0006: task t1 already exists');
         const { invoker } = newInvoker(fabric);
         const request = orchestrator.RegisterTasksParam.encode({ tasks: [{ key: 't1' }] }).finish();
         const err = await rejection(invoker.invoke(rpc('RegisterTasks'), target, request));
@@ -333,10 +346,7 @@ describe('submit concurrency bound (distributed §7.1: concurrent submits with b
     });
 
     it('releases the slot of a failed submit', async () => {
-        const fabric = new FakeFabric();
-        fabric.handler = () => {
-            throw new InvocationError('chaincode', 'OE0002: not found');
-        };
+        const fabric = throwingFabric('chaincode', 'OE0002: not found');
         const invoker = new Invoker({ fabric, version: 'v', retryPolicy: policy, maxConcurrentSubmits: 1 });
         for (let i = 0; i < 3; i++) {
             const err = await rejection(invoker.invoke(rpc('RegisterTasks'), target, Uint8Array.from([i])));
