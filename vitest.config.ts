@@ -13,7 +13,7 @@ export default defineConfig({
                         'proto/test/**/*.test.ts',
                         'chaincode/test/**/*.test.ts',
                         'gateway/test/unit/**/*.test.ts',
-                        'test/devnet/test/**/*.test.ts',
+                        'test/network/test/**/*.test.ts',
                     ],
                     testTimeout: 20_000,
                 },

@@ -7,7 +7,7 @@ COPY package.json package-lock.json .npmrc tsconfig.base.json ./
 COPY proto/ proto/
 COPY chaincode/ chaincode/
 COPY gateway/package.json gateway/
-COPY test/devnet/package.json test/devnet/
+COPY test/network/package.json test/network/
 RUN npm ci --ignore-scripts \
     && npm run build -w proto -w chaincode \
     && npm prune --omit=dev --workspace=@substra-fabric/chaincode --include-workspace-root=false

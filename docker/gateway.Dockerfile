@@ -10,7 +10,7 @@ COPY package.json package-lock.json .npmrc tsconfig.base.json ./
 COPY proto/ proto/
 COPY gateway/ gateway/
 COPY chaincode/package.json chaincode/
-COPY test/devnet/package.json test/devnet/
+COPY test/network/package.json test/network/
 RUN npm ci --ignore-scripts \
     && npm run build -w proto -w gateway \
     && npm prune --omit=dev --workspace=@substra-fabric/gateway --include-workspace-root=false

@@ -1,9 +1,7 @@
-// Pid files of a devnet state dir: `devnet.pid` (the process hosting the devnet) and `chaincode.pids.json` (the
-// chaincode processes it supervises, rewritten when one is restarted). Each record carries the process start time
-// read from /proc so that a reused pid is never mistaken for ours.
+// Pid records of the processes a launcher started. Each carries the process start time read from /proc, so that
+// a reused pid is never mistaken for ours.
 
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 export interface PidRecord {
     pid: number;
@@ -37,10 +35,6 @@ export function isAlive(rec: PidRecord): boolean {
     return rec.startTime === undefined || processStartTime(rec.pid) === rec.startTime;
 }
 
-export function devnetPidFiles(stateDir: string): { main: string; children: string } {
-    return { main: path.join(stateDir, 'devnet.pid'), children: path.join(stateDir, 'chaincode.pids.json') };
-}
-
 export function readPidRecords(file: string): PidRecord[] {
     try {
         const records = JSON.parse(readFileSync(file, 'utf8')) as unknown;
@@ -52,10 +46,4 @@ export function readPidRecords(file: string): PidRecord[] {
 
 export function writePidRecords(file: string, records: readonly PidRecord[]): void {
     writeFileSync(file, JSON.stringify(records, null, 2) + '\n');
-}
-
-export function removePidFiles(stateDir: string): void {
-    const files = devnetPidFiles(stateDir);
-    rmSync(files.main, { force: true });
-    rmSync(files.children, { force: true });
 }

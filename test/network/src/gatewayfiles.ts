@@ -1,4 +1,4 @@
-// Glue between the devnet and the orchestrator gateway: writes, from a running devnet, the files the gateway reads
+// Glue between the local network and the orchestrator gateway: writes, from a running network, the files the gateway reads
 // (a wallet holding every org's identity in the gateway's layout, each with a peer.json naming that org's peer,
 // and the channel configuration mapping every channel to every org and to its chaincode), and the environment
 // that starts the gateway on them (gateway/README.md, "Settings").
@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { copyFileSync, createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { type Devnet, findRepoRoot } from './network';
+import { type ChannelSpec, findRepoRoot, type NetworkOrg } from './network';
 
 export interface GatewayFiles {
     /** ORCHESTRATOR_WALLET_DIR: `<dir>/<MSPID>/{signcerts/cert.pem,keystore/key.pem,peer.json}` */
@@ -26,11 +26,14 @@ export interface GatewayEnvOptions {
     logLevel?: string;
 }
 
-/** Writes the gateway's wallet and channel configuration for `devnet` under `dir` (replacing earlier ones). */
-export function writeGatewayFiles(devnet: Pick<Devnet, 'orgs' | 'channels'>, dir: string): GatewayFiles {
+/** Writes the gateway's wallet and channel configuration for the network under `dir` (replacing earlier ones). */
+export function writeGatewayFiles(
+    network: { orgs: readonly NetworkOrg[]; channels: readonly ChannelSpec[] },
+    dir: string,
+): GatewayFiles {
     const walletDir = path.join(dir, 'wallet');
     rmSync(walletDir, { recursive: true, force: true });
-    for (const org of devnet.orgs) {
+    for (const org of network.orgs) {
         const base = path.join(walletDir, org.mspId);
         mkdirSync(path.join(base, 'signcerts'), { recursive: true });
         mkdirSync(path.join(base, 'keystore'), { recursive: true });
@@ -50,14 +53,14 @@ export function writeGatewayFiles(devnet: Pick<Devnet, 'orgs' | 'channels'>, dir
         };
         writeFileSync(path.join(base, 'peer.json'), JSON.stringify(peer, null, 2) + '\n');
     }
-    const members = devnet.orgs.map((o) => o.mspId);
+    const members = network.orgs.map((o) => o.mspId);
     const lines = ['channels:'];
-    for (const c of devnet.channels) {
+    for (const c of network.channels) {
         lines.push(`  ${c.name}:`);
         for (const m of members) lines.push(`    - ${m}`);
     }
     lines.push('chaincodes:');
-    for (const c of devnet.channels) lines.push(`  ${c.name}: ${c.chaincode}`);
+    for (const c of network.channels) lines.push(`  ${c.name}: ${c.chaincode}`);
     const channelConfigFile = path.join(dir, 'channels.yaml');
     mkdirSync(dir, { recursive: true });
     writeFileSync(channelConfigFile, lines.join('\n') + '\n');

@@ -1,0 +1,34 @@
+export {
+    ensureFabric,
+    fabricVersion,
+    cacheRoot,
+    peerVersion,
+    DEFAULT_FABRIC_VERSION,
+    SUPPORTED_FABRIC_VERSIONS,
+} from './fabric';
+export type { FabricInstall, EnsureFabricOptions } from './fabric';
+export {
+    startFabricNetwork,
+    findRepoRoot,
+    endorsementPolicyString,
+    takenFixedPorts,
+    portTaken,
+    listPorts,
+    DEFAULT_CHANNELS,
+} from './network';
+export type {
+    FabricNetwork,
+    NetworkOptions,
+    NetworkOrg,
+    NetworkPorts,
+    ChannelSpec,
+    ChaincodeProcessInfo,
+    EndorsementPolicy,
+} from './network';
+export type { SupervisedProcess } from './supervisor';
+export { writeGatewayFiles, gatewayEnv, startGatewayProcess, defaultGatewayMain } from './gatewayfiles';
+export type { GatewayFiles, GatewayEnvOptions, GatewayProcess, GatewayProcessOptions } from './gatewayfiles';
+export { isAlive, pidRecord, readPidRecords, writePidRecords, processStartTime } from './pids';
+export type { PidRecord } from './pids';
+export { committedTransaction, parseTransaction } from './ledger';
+export type { CommittedTransaction } from './ledger';
