@@ -1,20 +1,24 @@
 #!/usr/bin/env node
-// `npm start`: the local distributed orchestrator in the foreground. Builds when a source is newer than the last
-// build, starts the devnet (both orgs; mychannel/mycc and yourchannel/yourcc) and the gateway on 127.0.0.1:9000
-// holding both organizations' identities, prints progress with timings, and stops everything on Ctrl-C / SIGTERM.
+// `npm start`: the local distributed orchestrator in the foreground, on a real Hyperledger Fabric network.
+// Builds when a source is newer than the last build, finds or builds the Fabric binaries (cached outside the
+// clone), starts the network as supervised processes (one etcdraft orderer, one peer each for MyOrg1MSP and
+// MyOrg2MSP, mychannel/mycc and yourchannel/yourcc, our chaincode as a service: one process per org and
+// chaincode) and the gateway on 127.0.0.1:9000 holding both organizations' identities. Prints progress with
+// timings; Ctrl-C / SIGTERM stops everything it started, and nothing else.
 //
-//   npm start [-- --policy or|and] [--state DIR] [--port 9000] [--metrics-port 8484] [--devnet-ports fixed|auto]
-//             [--reset] [--rebuild | --no-build]
-//   DEVNET_POLICY=and npm start
+//   npm start [-- --policy or|and] [--state DIR] [--port 9000] [--metrics-port 8484] [--network-ports fixed|auto]
+//             [--batch-timeout MS] [--reset] [--rebuild | --no-build]
+//   NETWORK_POLICY=and npm start      FABRIC_VERSION=3.1.5 npm start
 //
-// The ledger is kept in <state>/devnet/ledger (the gateway's event index in <state>/gateway/events), so a second
-// start resumes the same network; --reset starts a new chain (crypto material is kept).
+// The chain is kept in <state>/network (ledgers, crypto, deployed chaincodes; the gateway's event index in
+// <state>/gateway/events), so a second start restarts the orderer and peers on their ledgers; --reset starts a
+// new chain (crypto material is kept).
 //
 // Before building or starting anything it checks that no other `npm start` runs on the state dir and that the
 // ports it needs are free, and exits 1 with a message naming what is taken. Port 0 (--port, --metrics-port) and
-// --devnet-ports auto take free ports (the tests run this way, next to a developer's own `npm start`).
-// Pid files: <state>/devnet/devnet.pid (this process, which hosts the devnet), <state>/devnet/chaincode.pids.json
-// (kept current when the devnet restarts a chaincode process that died), <state>/gateway/gateway.pid.
+// --network-ports auto take free ports (the tests run this way, next to a developer's own `npm start`).
+// Pid files: <state>/launcher.pid (this process), <state>/network/pids.json (orderer, peers, chaincode
+// processes; kept current when one is restarted), <state>/gateway/gateway.pid.
 
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -31,26 +35,17 @@ const say = (line) => process.stdout.write(`[start ${elapsed()}] ${line}\n`);
 
 const USAGE =
     'usage: npm start [-- --policy or|and] [--state DIR] [--port PORT] [--metrics-port PORT]' +
-    ' [--devnet-ports fixed|auto] [--reset] [--rebuild | --no-build]';
-
-/** The devnet's fixed ports (test/devnet/src/network.ts, FIXED_*_PORTS; the devnet checks them again itself). */
-const DEVNET_FIXED_PORTS = [
-    [7051, 'devnet peer of MyOrg1MSP'],
-    [9051, 'devnet peer of MyOrg2MSP'],
-    [9999, 'chaincode mycc of MyOrg1MSP'],
-    [9998, 'chaincode mycc of MyOrg2MSP'],
-    [9997, 'chaincode yourcc of MyOrg1MSP'],
-    [9996, 'chaincode yourcc of MyOrg2MSP'],
-];
+    ' [--network-ports fixed|auto] [--batch-timeout MS] [--reset] [--rebuild | --no-build]';
 const HOST = '127.0.0.1';
 
 function parseArgs(argv) {
     const opts = {
-        policy: process.env.DEVNET_POLICY || 'or',
+        policy: process.env.NETWORK_POLICY || 'or',
         state: process.env.LOCAL_STATE_DIR || path.join(root, '.state', 'local'),
         port: Number(process.env.ORCHESTRATOR_PORT || 9000),
         metricsPort: Number(process.env.ORCHESTRATOR_METRICS_PORT || 8484),
-        devnetPorts: process.env.DEVNET_PORTS || 'fixed',
+        networkPorts: process.env.NETWORK_PORTS || 'fixed',
+        batchTimeoutMs: process.env.NETWORK_BATCH_TIMEOUT_MS ? Number(process.env.NETWORK_BATCH_TIMEOUT_MS) : undefined,
         reset: false,
         rebuild: false,
         build: process.env.START_LOCAL_NO_BUILD !== '1',
@@ -65,7 +60,8 @@ function parseArgs(argv) {
         else if (flag === '--state') opts.state = path.resolve(value());
         else if (flag === '--port') opts.port = Number(value());
         else if (flag === '--metrics-port') opts.metricsPort = Number(value());
-        else if (flag === '--devnet-ports') opts.devnetPorts = value();
+        else if (flag === '--network-ports') opts.networkPorts = value();
+        else if (flag === '--batch-timeout') opts.batchTimeoutMs = Number(value());
         else if (flag === '--reset') opts.reset = true;
         else if (flag === '--rebuild') opts.rebuild = true;
         else if (flag === '--no-build') opts.build = false;
@@ -75,14 +71,17 @@ function parseArgs(argv) {
         } else throw new Error(`unknown argument ${arg}\n${USAGE}`);
     }
     if (opts.policy !== 'or' && opts.policy !== 'and') throw new Error(`--policy must be or|and\n${USAGE}`);
-    if (opts.devnetPorts !== 'fixed' && opts.devnetPorts !== 'auto') {
-        throw new Error(`--devnet-ports must be fixed|auto\n${USAGE}`);
+    if (opts.networkPorts !== 'fixed' && opts.networkPorts !== 'auto') {
+        throw new Error(`--network-ports must be fixed|auto\n${USAGE}`);
     }
     for (const [name, port] of [
         ['--port', opts.port],
         ['--metrics-port', opts.metricsPort],
     ]) {
         if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${name} must be a port\n${USAGE}`);
+    }
+    if (opts.batchTimeoutMs !== undefined && !(Number.isInteger(opts.batchTimeoutMs) && opts.batchTimeoutMs > 0)) {
+        throw new Error(`--batch-timeout must be a positive number of milliseconds\n${USAGE}`);
     }
     if (opts.rebuild && !opts.build) throw new Error(`--rebuild and --no-build exclude each other\n${USAGE}`);
     return opts;
@@ -98,14 +97,14 @@ const WORKSPACES = [
     { name: 'proto', inputs: ['src', 'package.json', 'tsconfig.json', '*.proto'], outputs: ['dist', 'generated'] },
     { name: 'chaincode', inputs: ['src', 'package.json', 'tsconfig.json', 'chaincode'], outputs: ['dist'] },
     { name: 'gateway', inputs: ['src', 'package.json', 'tsconfig.json'], outputs: ['dist'] },
-    { name: 'test/devnet', inputs: ['src', 'package.json', 'tsconfig.json'], outputs: ['dist'] },
+    { name: 'test/network', inputs: ['src', 'package.json', 'tsconfig.json'], outputs: ['dist'] },
 ];
 const ENTRY_POINTS = [
     'proto/dist/index.js',
     'proto/generated/api.js',
     'chaincode/dist/src/main.js',
     'gateway/dist/src/main.js',
-    'test/devnet/dist/src/index.js',
+    'test/network/dist/src/index.js',
 ];
 const SHARED_INPUTS = ['package-lock.json', 'tsconfig.base.json'];
 
@@ -195,52 +194,55 @@ function readPids(file) {
     }
 }
 
+function startTimeOf(pid) {
+    try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    } catch {
+        return undefined;
+    }
+}
+
 function running(rec) {
     try {
         process.kill(rec.pid, 0);
     } catch {
         return false;
     }
-    if (rec.startTime === undefined) return true;
-    try {
-        const stat = readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] === rec.startTime;
-    } catch {
-        return true;
-    }
+    return rec.startTime === undefined || startTimeOf(rec.pid) === rec.startTime;
 }
 
-async function preflight(opts) {
-    const owner = readPids(path.join(opts.state, 'devnet', 'devnet.pid')).filter(running);
+function busyError(busy) {
+    const flags = [...new Set(busy.map((b) => b.flag))];
+    return new Error(
+        [
+            `cannot start: ${busy.length === 1 ? 'a port it needs is' : 'ports it needs are'} in use on ${HOST}:`,
+            ...busy.map((b) => `  ${b.port}  ${b.what} (${b.why})`),
+            `Another \`npm start\` (on another state dir) or another program holds ${busy.length === 1 ? 'it' : 'them'}:`,
+            `stop it, or choose other ports with ${flags.join(', ')} (port 0 = any free port), e.g. npm start -- ${flags
+                .map((f) => (f === '--network-ports auto' ? f : `${f} 0`))
+                .join(' ')}`,
+        ].join('\n'),
+    );
+}
+
+async function preflight(opts, launcherPidFile) {
+    const owner = readPids(launcherPidFile).filter(running);
     if (owner.length > 0) {
         throw new Error(
             `\`npm start\` is already running on the state dir ${opts.state} (pid ${owner.map((r) => r.pid).join(', ')}).\n` +
                 'Stop it (Ctrl-C in its terminal, or `kill -INT <pid>`), or use another one: npm start -- --state DIR',
         );
     }
-    const wanted = [
+    const busy = [];
+    for (const [port, what, flag] of [
         ...(opts.port === 0 ? [] : [[opts.port, 'gateway gRPC', '--port']]),
         ...(opts.metricsPort === 0 ? [] : [[opts.metricsPort, 'gateway metrics', '--metrics-port']]),
-        ...(opts.devnetPorts === 'auto' ? [] : DEVNET_FIXED_PORTS.map(([p, what]) => [p, what, '--devnet-ports auto'])),
-    ];
-    const busy = [];
-    for (const [port, what, flag] of wanted) {
+    ]) {
         const why = await portInUse(port);
         if (why) busy.push({ port, what, flag, why });
     }
-    if (busy.length === 0) return;
-    const flags = [...new Set(busy.map((b) => b.flag))];
-    throw new Error(
-        [
-            `cannot start: ${busy.length === 1 ? 'a port it needs is' : 'ports it needs are'} in use on ${HOST}:`,
-            ...busy.map((b) => `  ${b.port}  ${b.what} (${b.why})`),
-            'Another `npm start` (on another state dir), a devnet (`node test/devnet/dist/src/cli.js down`) or another',
-            `program holds ${busy.length === 1 ? 'it' : 'them'}: stop it, or choose other ports with ${flags.join(', ')}`,
-            `(port 0 = any free port), e.g. npm start -- ${flags
-                .map((f) => (f === '--devnet-ports auto' ? f : `${f} 0`))
-                .join(' ')}`,
-        ].join('\n'),
-    );
+    if (busy.length > 0) throw busyError(busy);
 }
 
 // --- main ---
@@ -248,32 +250,30 @@ async function preflight(opts) {
 async function main() {
     const opts = parseArgs(process.argv.slice(2));
     mkdirSync(opts.state, { recursive: true });
-    await preflight(opts);
+    const launcherPidFile = path.join(opts.state, 'launcher.pid');
+    await preflight(opts, launcherPidFile);
     buildIfNeeded(opts);
 
-    // The dist output of the devnet package holds the glue (gateway files, gateway process).
     const require = createRequire(import.meta.url);
-    const { startDevnet, writeGatewayFiles, gatewayEnv, startGatewayProcess, pidRecord } = require(
-        path.join(root, 'test', 'devnet', 'dist', 'src', 'index.js'),
-    );
-
-    const devnetState = path.join(opts.state, 'devnet');
+    const local = require(path.join(root, 'test', 'network', 'dist', 'src', 'index.js'));
+    const networkState = path.join(opts.state, 'network');
     const gatewayDir = path.join(opts.state, 'gateway');
     const eventsDir = path.join(gatewayDir, 'events');
     const gatewayPidFile = path.join(gatewayDir, 'gateway.pid');
-    if (opts.reset) {
-        rmSync(path.join(devnetState, 'ledger'), { recursive: true, force: true });
-        rmSync(eventsDir, { recursive: true, force: true });
-        say('reset: new chain (ledger and event index removed)');
+    const resume = !opts.reset;
+    const recorded = existsSync(path.join(networkState, 'network.json'));
+    if (opts.networkPorts === 'fixed' && !(resume && recorded)) {
+        const taken = await local.takenFixedPorts();
+        if (taken.length > 0) {
+            throw busyError(taken.map((t) => ({ ...t, flag: '--network-ports auto' })));
+        }
     }
-    // The gateway's event index is a cache of the chain: without the chain it must go too.
-    if (!existsSync(path.join(devnetState, 'ledger'))) rmSync(eventsDir, { recursive: true, force: true });
+    writeFileSync(launcherPidFile, JSON.stringify([local.pidRecord(process.pid, 'launcher')], null, 2) + '\n');
 
-    let devnet;
+    let network;
+    let networkStart;
     let gateway;
-    /** the gateway being started, so that a stop during its start waits for it */
     let gatewayStart;
-    let devnetStart;
     let stopping = false;
     const stop = async (why, code) => {
         if (stopping) return;
@@ -285,12 +285,14 @@ async function main() {
             await (gateway ?? starting)?.stop();
             rmSync(gatewayPidFile, { force: true });
             say(`gateway stopped (${Date.now() - ts} ms)`);
-            const started = await devnetStart?.catch(() => undefined);
-            await (devnet ?? started)?.stop();
+            const started = await networkStart?.catch(() => undefined);
+            await (network ?? started)?.stop();
+            rmSync(path.join(networkState, 'pids.json'), { force: true });
         } catch (err) {
             process.stderr.write(`error while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
             code = 1;
         }
+        rmSync(launcherPidFile, { force: true });
         say(`stopped in ${Date.now() - ts} ms`);
         process.exit(code);
     };
@@ -305,35 +307,74 @@ async function main() {
     }, 250).unref();
 
     let t = Date.now();
-    say(`starting the devnet (policy ${opts.policy}, state ${devnetState})`);
-    devnetStart = startDevnet({
-        stateDir: devnetState,
-        policy: opts.policy,
-        ports: opts.devnetPorts,
-        keepLedger: true,
-        pidFiles: true,
-        log: (line) => process.stdout.write(`  ${line}\n`),
-    });
-    devnet = await devnetStart;
-    const devnetMs = Date.now() - t;
-    say(`devnet up in ${devnetMs} ms`);
+    say(`starting the Fabric network (policy ${opts.policy}, state ${networkState}${opts.reset ? ', new chain' : ''})`);
+    try {
+        networkStart = local.startFabricNetwork({
+            stateDir: networkState,
+            repoRoot: root,
+            policy: opts.policy,
+            ports: opts.networkPorts,
+            keepLedger: resume,
+            ...(opts.batchTimeoutMs === undefined ? {} : { batchTimeoutMs: opts.batchTimeoutMs }),
+            log: (line) => process.stdout.write(`  ${line}\n`),
+        });
+        network = await networkStart;
+    } catch (err) {
+        if (stopping) return;
+        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+        await stop('the network failed to start', 1);
+        return;
+    }
+    const networkMs = Date.now() - t;
+    say(
+        `Fabric ${network.fabric.version} network ${network.resumed ? 'resumed on its ledgers' : 'up (new chain)'} in ${networkMs} ms`,
+    );
     if (stopping) return;
+    // The gateway's event index is a cache of the chain: a new chain needs a new one.
+    if (!network.resumed) rmSync(eventsDir, { recursive: true, force: true });
 
     t = Date.now();
-    const files = writeGatewayFiles(devnet, gatewayDir);
-    const env = gatewayEnv(files, {
-        port: opts.port,
-        stateDir: eventsDir,
-        metricsPort: opts.metricsPort,
-        logLevel: process.env.LOG_LEVEL || 'info',
-    });
+    const files = local.writeGatewayFiles(network, gatewayDir);
     const logFile = path.join(opts.state, 'logs', 'gateway.log');
-    try {
-        gatewayStart = startGatewayProcess({ env, logFile });
+    const gatewayEnvFor = (port, metricsPort) =>
+        local.gatewayEnv(files, {
+            port,
+            stateDir: eventsDir,
+            metricsPort,
+            logLevel: process.env.LOG_LEVEL || 'info',
+        });
+    // Supervised like the network's processes: a gateway that dies is started again (same ports) with backoff.
+    let failures = 0;
+    const startGateway = async (port, metricsPort) => {
+        gatewayStart = local.startGatewayProcess({ env: gatewayEnvFor(port, metricsPort), logFile });
         gateway = await gatewayStart;
-        if (gateway.pid !== undefined) {
-            writeFileSync(gatewayPidFile, JSON.stringify([pidRecord(gateway.pid, 'gateway')], null, 2) + '\n');
-        }
+        writeFileSync(gatewayPidFile, JSON.stringify([local.pidRecord(gateway.pid, 'gateway')], null, 2) + '\n');
+        const startedAt = Date.now();
+        void gateway.exited.then((code) => {
+            if (stopping) return;
+            if (Date.now() - startedAt > 30_000) failures = 0;
+            failures++;
+            const delay = Math.min(250 * 2 ** (failures - 1), 10_000);
+            say(
+                `[supervisor] gateway (pid ${gateway.pid}) died (exit ${code}); restarting it in ${delay} ms (attempt ${failures}); see ${logFile}`,
+            );
+            setTimeout(() => {
+                if (stopping) return;
+                startGateway(gateway.port, gateway.metricsPort).then(
+                    () => say(`[supervisor] gateway restarted (pid ${gateway.pid})`),
+                    (err) => {
+                        if (!stopping)
+                            void stop(
+                                `the gateway could not be restarted: ${err instanceof Error ? err.message : String(err)}`,
+                                1,
+                            );
+                    },
+                );
+            }, delay);
+        });
+    };
+    try {
+        await startGateway(opts.port, opts.metricsPort);
         if (stopping) return;
     } catch (err) {
         if (stopping) return;
@@ -343,21 +384,20 @@ async function main() {
     }
     const gatewayMs = Date.now() - t;
     say(`gateway (pid ${gateway.pid}) listening on 127.0.0.1:${gateway.port} in ${gatewayMs} ms`);
-    void gateway.exited.then((code) => {
-        if (!stopping) void stop(`the gateway exited (${code}); see ${logFile}`, 1);
-    });
 
-    const orgs = devnet.orgs.map((o) => o.mspId);
+    const orgs = network.orgs.map((o) => o.mspId);
+    const ports = network.ports;
     const lines = [
         '',
-        `Substra orchestrator (distributed mode, devnet) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s` +
-            ` (devnet ${(devnetMs / 1000).toFixed(1)} s, gateway ${(gatewayMs / 1000).toFixed(1)} s)`,
+        `Substra orchestrator (distributed mode, Fabric ${network.fabric.version}) ready in ${((Date.now() - t0) / 1000).toFixed(1)} s` +
+            ` (network ${(networkMs / 1000).toFixed(1)} s, gateway ${(gatewayMs / 1000).toFixed(1)} s)`,
         `  gRPC       127.0.0.1:${gateway.port} (plaintext, reflection on)   metrics http://127.0.0.1:${gateway.metricsPort ?? opts.metricsPort}/metrics`,
         `  orgs       ${orgs.join(', ')} (send one of them as the \`mspid\` header)`,
-        `  channels   ${devnet.channels.map((c) => `${c.name} (${c.chaincode})`).join(', ')}   policy ${devnet.policy}`,
+        `  channels   ${network.channels.map((c) => `${c.name} (${c.chaincode})`).join(', ')}   policy ${network.policy}`,
+        `  peers      ${network.orgs.map((o) => `${o.mspId} ${o.endpoint}`).join(', ')}; orderer 127.0.0.1:${ports.orderer}` +
+            ` (blocks every ${network.blockCutting.batchTimeoutMs} ms or ${network.blockCutting.maxMessageCount} transactions)`,
         `  wallet     ${files.walletDir}`,
-        `  channels   ${files.channelConfigFile}`,
-        `  logs       ${logFile}, ${path.join(devnetState, 'logs')}/`,
+        `  logs       ${logFile}, ${path.join(networkState, 'logs')}/`,
         '',
         'Try:',
         `  grpcurl -plaintext 127.0.0.1:${gateway.port} list`,
@@ -365,7 +405,7 @@ async function main() {
         `  grpcurl -plaintext -H 'mspid: ${orgs[0]}' -H 'channel: mychannel' -d '{"address": "http://backend-org-1.com"}' \\`,
         `      127.0.0.1:${gateway.port} orchestrator.OrganizationService/RegisterOrganization`,
         '',
-        'Ctrl-C (or SIGTERM) stops the gateway, the devnet and its chaincode processes.',
+        'Ctrl-C (or SIGTERM) stops the gateway, the chaincode processes, the peers and the orderer.',
     ];
     process.stdout.write(lines.join('\n') + '\n');
 }

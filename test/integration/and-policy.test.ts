@@ -1,13 +1,13 @@
-// AND endorsement policy: every transaction is endorsed by both organizations' chaincode processes, whose proposal
-// responses (read/write sets, event, response) must be byte-identical. A multi-task RegisterTasks (topological
-// sort, indexes, events) must therefore be deterministic to commit. This file runs a devnet of its own (mychannel
-// only) with the gateway process on it.
+// AND endorsement policy: every transaction is endorsed by both organizations' peers (each running its own
+// chaincode process), whose proposal responses (read/write sets, event, response) must be byte-identical. A
+// multi-task RegisterTasks (topological sort, indexes, events) must therefore be deterministic to commit. This
+// file runs a real Fabric network of its own (mychannel only, AND policy) with the gateway process on it, and
+// reads the committed blocks through qscc to check who endorsed.
 
 import { createHash, randomUUID } from 'node:crypto';
-import { common, msp } from '@hyperledger/fabric-protos';
 import { orchestrator } from '@substra-fabric/api';
+import { committedTransaction } from '@substra-fabric/network';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseTransaction } from '../devnet/src/protoutil';
 import { OrgClient, closeClients } from './support/client';
 import { type LocalNetwork, startLocalNetwork } from './support/network';
 
@@ -34,21 +34,13 @@ afterAll(async () => {
     await net.stop();
 });
 
-/** MSP ids of the endorsers of transaction `txId` on mychannel. */
-function endorsersOf(txId: string): string[] {
-    const ledger = net.devnet.ledgers.get('mychannel');
-    if (!ledger) throw new Error('no ledger');
-    for (let n = 0; n < ledger.height; n++) {
-        const block = ledger.block(n)?.block;
-        for (const data of block?.getData()?.getDataList_asU8() ?? []) {
-            const tx = parseTransaction(common.Envelope.deserializeBinary(data));
-            if (tx.txId !== txId) continue;
-            return (tx.endorser?.endorsements ?? [])
-                .map((e) => msp.SerializedIdentity.deserializeBinary(e.getEndorser_asU8()).getMspid())
-                .sort();
-        }
-    }
-    throw new Error(`transaction ${txId} not found`);
+/** MSP ids of the endorsers of transaction `txId` on mychannel, from the block org 2's peer committed (qscc). */
+async function endorsersOf(txId: string): Promise<string[]> {
+    const org2 = net.network.orgs.find((o) => o.mspId === ORG2);
+    if (!org2) throw new Error('no org 2');
+    const tx = await committedTransaction(org2, 'mychannel', txId);
+    expect(tx.validationCode).toBe(0); // VALID
+    return tx.endorsers;
 }
 
 describe('AND endorsement policy', () => {
@@ -120,7 +112,7 @@ describe('AND endorsement policy', () => {
             });
         }
         const txId = events.events?.[0]?.id?.split(':')[0] ?? '';
-        expect(endorsersOf(txId)).toEqual([ORG1, ORG2]);
+        expect(await endorsersOf(txId)).toEqual([ORG1, ORG2]);
 
         // a state change with a cascade, endorsed by both, still matches
         await o1.call('ComputeTaskService/ApplyTaskAction', {
@@ -196,5 +188,15 @@ describe('AND endorsement policy', () => {
         );
         const p = await o2.call<orchestrator.IComputePlan>('ComputePlanService/GetPlan', { key: plan });
         expect(p.failure_date).not.toBeNull();
+        // the failure report's transaction (with its cascade) carries both endorsements
+        let reported: orchestrator.IEvent | undefined;
+        for (let i = 0; i < 100 && !reported; i++) {
+            if (i > 0) await new Promise((r) => setTimeout(r, 100));
+            const found = await o2.call<orchestrator.IQueryEventsResponse>('EventService/QueryEvents', {
+                filter: { asset_kind: AssetKind.ASSET_FAILURE_REPORT, asset_key: broken },
+            });
+            reported = found.events?.[0];
+        }
+        expect(await endorsersOf(reported?.id?.split(':')[0] ?? '')).toEqual([ORG1, ORG2]);
     });
 });

@@ -1,4 +1,4 @@
-// End to end through the gateway process and the devnet, as Substra backends use the API (distributed.md §6): two
+// End to end through the gateway process and a real Fabric network, as Substra backends use the API (distributed.md §6): two
 // organizations on both channels, the full life of a compute plan, events, error codes, and the coverage of the
 // 40 RPCs. The tests of this file run in order and build on each other's state.
 
@@ -6,7 +6,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { RPCS, orchestrator } from '@substra-fabric/api';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type GatewayProcess, startGatewayProcess } from '../devnet/src';
+import { type GatewayProcess, startGatewayProcess } from '@substra-fabric/network';
 import { type EventSubscription, OrgClient, calledRpcs, closeClients, expectGrpcError, grpc } from './support/client';
 
 const { AssetKind, EventKind, ComputeTaskStatus: S, ComputeTaskAction: TA, FunctionStatus: FS } = orchestrator;
@@ -1382,7 +1382,7 @@ describe('events', () => {
     });
 
     it('a client resumes with start_event_id after the gateway restarts', async () => {
-        // A gateway process of its own (same devnet, own event index), stopped and started on the same state dir.
+        // A gateway process of its own (same Fabric network, own event index), stopped and started on the same state dir.
         const root = path.join(network.root, 'restart');
         const env = { ...network.gatewayEnv, ORCHESTRATOR_STATE_DIR: path.join(root, 'events') };
         const logFile = path.join(root, 'gateway.log');

@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { PROTO_DIR, PROTO_FILES, RPCS } from '@substra-fabric/api';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -29,8 +30,9 @@ interface Launcher {
 function launch(args: string[]): Launcher {
     // the launcher's settings come from the flags only, not from a developer's environment
     const ignored = new Set([
-        'DEVNET_POLICY',
-        'DEVNET_PORTS',
+        'NETWORK_POLICY',
+        'NETWORK_PORTS',
+        'NETWORK_BATCH_TIMEOUT_MS',
         'LOCAL_STATE_DIR',
         'ORCHESTRATOR_PORT',
         'ORCHESTRATOR_METRICS_PORT',
@@ -96,13 +98,38 @@ function alive(pid: number): boolean {
     }
 }
 
-/** Every process the launcher started, from its pid files: itself (hosting the devnet), chaincodes, gateway. */
+const PID_FILES = ['launcher.pid', 'network/pids.json', 'gateway/gateway.pid'];
+
+/** Every process the launcher started, from its pid files: itself, orderer, peers, chaincodes, gateway. */
 function startedProcesses(state: string): PidRecord[] {
-    return [
-        ...readPids(path.join(state, 'devnet', 'devnet.pid')),
-        ...readPids(path.join(state, 'devnet', 'chaincode.pids.json')),
-        ...readPids(path.join(state, 'gateway', 'gateway.pid')),
-    ];
+    return PID_FILES.flatMap((f) => readPids(path.join(state, f)));
+}
+
+function pidOf(state: string, what: string): number {
+    const rec = readPids(path.join(state, 'network', 'pids.json')).find((p) => p.what === what);
+    if (!rec) throw new Error(`${what} is not in the pid file`);
+    return rec.pid;
+}
+
+async function waitForOutput(l: Launcher, pattern: RegExp, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!pattern.test(l.output())) {
+        if (Date.now() > deadline) throw new Error(`no ${String(pattern)} in the output:\n${l.output()}`);
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+
+/** Retries `call` while the gateway reconnects to a restarted peer (UNAVAILABLE), for at most `timeoutMs`. */
+async function eventually<T>(call: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            return await call();
+        } catch (err) {
+            if (Date.now() > deadline) throw err;
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
 }
 
 // --- a backend's gRPC client ---
@@ -214,7 +241,7 @@ describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C',
             String(port),
             '--metrics-port',
             '0',
-            '--devnet-ports',
+            '--network-ports',
             'auto',
             '--no-build',
         ]);
@@ -225,9 +252,19 @@ describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C',
     const stopWithCtrlC = async (l: Launcher) => {
         const pids = startedProcesses(state);
         expect(pids.map((p) => p.what).sort()).toEqual(
-            ['devnet', 'gateway', 'mycc/MyOrg1MSP', 'mycc/MyOrg2MSP', 'yourcc/MyOrg1MSP', 'yourcc/MyOrg2MSP'].sort(),
+            [
+                'launcher',
+                'gateway',
+                'orderer',
+                'peer0.org1',
+                'peer0.org2',
+                'mycc/MyOrg1MSP',
+                'mycc/MyOrg2MSP',
+                'yourcc/MyOrg1MSP',
+                'yourcc/MyOrg2MSP',
+            ].sort(),
         );
-        expect(pids.find((p) => p.what === 'devnet')?.pid).toBe(l.child.pid);
+        expect(pids.find((p) => p.what === 'launcher')?.pid).toBe(l.child.pid);
         for (const p of pids) expect(alive(p.pid), `${p.what} (pid ${p.pid}) runs`).toBe(true);
         const t0 = Date.now();
         l.child.kill('SIGINT');
@@ -236,7 +273,7 @@ describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C',
         expect(code, l.output()).toBe(0);
         expect(l.output()).toMatch(/SIGINT: stopping[\s\S]*stopped in \d+ ms/);
         for (const p of pids) expect(alive(p.pid), `${p.what} (pid ${p.pid}) is gone`).toBe(false);
-        for (const f of ['devnet/devnet.pid', 'devnet/chaincode.pids.json', 'gateway/gateway.pid']) {
+        for (const f of PID_FILES) {
             expect(existsSync(path.join(state, f)), `${f} removed`).toBe(false);
         }
         return stopMs;
@@ -270,30 +307,32 @@ describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C',
         const services = await listServices(address);
         for (const s of new Set(RPCS.map((r) => r.service))) expect(services).toContain(`orchestrator.${s}`);
 
-        // A chaincode process that crashes is restarted by the devnet: the network keeps serving.
-        const pidsFile = path.join(state, 'devnet', 'chaincode.pids.json');
-        const crashed = readPids(pidsFile).find((p) => p.what === 'mycc/MyOrg1MSP')!;
-        process.kill(crashed.pid, 'SIGKILL');
-        const deadline = Date.now() + 20_000;
-        while (!l.output().includes('chaincode mycc/MyOrg1MSP restarted')) {
-            if (Date.now() > deadline) throw new Error(`no restart of the chaincode:\n${l.output()}`);
-            await new Promise((r) => setTimeout(r, 50));
+        // A chaincode process, then org 1's peer, killed: the launcher restarts each (as Kubernetes would restart
+        // the pod), and reads and writes work again.
+        for (const what of ['mycc/MyOrg1MSP', 'peer0.org1']) {
+            const crashed = pidOf(state, what);
+            process.kill(crashed, 'SIGKILL');
+            const name = what.replace(/[./]/g, (c) => `\\${c}`);
+            await waitForOutput(l, new RegExp(`\\[supervisor\\] ${name} \\(pid ${crashed}\\) died \\(SIGKILL\\)`));
+            await waitForOutput(l, new RegExp(`\\[supervisor\\] ${name} restarted \\(pid \\d+\\)`));
+            expect(pidOf(state, what)).not.toBe(crashed);
+            const all = await eventually(() =>
+                unary<{ organizations: { id: string }[] }>(address, 'OrganizationService', 'GetAllOrganizations', {}),
+            );
+            expect(all.organizations.map((o) => o.id)).toContain('MyOrg1MSP');
+            const plan = await eventually(() =>
+                unary<{ key: string; owner: string }>(address, 'ComputePlanService', 'RegisterPlan', {
+                    key: randomUUID(),
+                    name: `after ${what} came back`,
+                }),
+            );
+            expect(plan.owner).toBe('MyOrg1MSP');
         }
-        expect(l.output()).toMatch(/chaincode mycc\/MyOrg1MSP \(pid \d+\) died \(SIGKILL\) while the network runs/);
-        const restarted = readPids(pidsFile).find((p) => p.what === 'mycc/MyOrg1MSP')!;
-        expect(restarted.pid).not.toBe(crashed.pid);
-        const all = await unary<{ organizations: { id: string }[] }>(
-            address,
-            'OrganizationService',
-            'GetAllOrganizations',
-            {},
-        );
-        expect(all.organizations.map((o) => o.id)).toContain('MyOrg1MSP');
 
         // A second `npm start` on the same state dir, and one on another state dir but the same port, fail fast.
         for (const [args, message] of [
             [
-                ['--state', state, '--port', '0', '--metrics-port', '0', '--devnet-ports', 'auto'],
+                ['--state', state, '--port', '0', '--metrics-port', '0', '--network-ports', 'auto'],
                 /already running on the state dir/,
             ],
             [
@@ -304,7 +343,7 @@ describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C',
                     String(port),
                     '--metrics-port',
                     '0',
-                    '--devnet-ports',
+                    '--network-ports',
                     'auto',
                 ],
                 new RegExp(`in use on 127\\.0\\.0\\.1:\\n  ${port}  gateway gRPC \\(EADDRINUSE\\)[\\s\\S]*--port 0`),
@@ -316,7 +355,7 @@ describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C',
             expect(second.output()).toMatch(message);
             expect(Date.now() - ts).toBeLessThan(5_000);
         }
-        expect(existsSync(path.join(state, 'other', 'devnet'))).toBe(false);
+        expect(existsSync(path.join(state, 'other', 'network'))).toBe(false);
 
         const stopMs = await stopWithCtrlC(l);
         console.log(`[quickstart] ready in ${readyMs} ms, stopped in ${stopMs} ms after SIGINT`);
@@ -327,7 +366,8 @@ describe('quick start: `npm start`, called like a backend, stopped with Ctrl-C',
         const l = start();
         await waitReady(l);
         const readyMs = Date.now() - t0;
-        expect(l.output()).toMatch(/\[mychannel\] restored \d+ blocks/);
+        expect(l.output()).toMatch(/network resumed on its ledgers/);
+        expect(l.output()).toMatch(/orderer and 2 peers serving \(on their ledgers\)/);
         const err = await unary(`127.0.0.1:${port}`, 'OrganizationService', 'RegisterOrganization', {
             address: 'http://backend-org-1.com',
         }).then(
@@ -364,7 +404,7 @@ describe('quick start: ports taken by another program', () => {
                 String(grpcPort),
                 '--metrics-port',
                 String(metricsPort),
-                '--devnet-ports',
+                '--network-ports',
                 'auto',
                 '--no-build',
             ]);
@@ -373,7 +413,7 @@ describe('quick start: ports taken by another program', () => {
             expect(l.output()).toContain(`  ${grpcPort}  gateway gRPC (EADDRINUSE)`);
             expect(l.output()).toContain(`  ${metricsPort}  gateway metrics (EADDRINUSE)`);
             expect(l.output()).toContain('npm start -- --port 0 --metrics-port 0');
-            expect(existsSync(path.join(state, 'devnet'))).toBe(false);
+            expect(existsSync(path.join(state, 'network'))).toBe(false);
             expect(ms).toBeLessThan(3_000);
         } finally {
             for (const s of holders) s.close();

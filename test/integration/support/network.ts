@@ -1,22 +1,23 @@
-// Starts what a test needs: the devnet (free ports, a temporary state dir) and the gateway process on it, the way
-// a deployment runs them (the gateway reads only its ORCHESTRATOR_* environment).
+// Starts what a test needs: a real Fabric network (free ports, a temporary state dir) and the gateway process on
+// it, the way a deployment runs them (the gateway reads only its ORCHESTRATOR_* environment).
 
+import {
+    type ChannelSpec,
+    type EndorsementPolicy,
+    type FabricNetwork,
+    type GatewayProcess,
+    gatewayEnv,
+    startFabricNetwork,
+    startGatewayProcess,
+    writeGatewayFiles,
+} from '@substra-fabric/network';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import {
-    type Devnet,
-    type EndorsementPolicy,
-    type GatewayProcess,
-    gatewayEnv,
-    startDevnet,
-    startGatewayProcess,
-    writeGatewayFiles,
-} from '../../devnet/src';
 
 export interface LocalNetwork {
     root: string;
-    devnet: Devnet;
+    network: FabricNetwork;
     gateway: GatewayProcess;
     /** environment the gateway was started with (port 0) */
     gatewayEnv: Record<string, string>;
@@ -26,15 +27,15 @@ export interface LocalNetwork {
 
 export async function startLocalNetwork(options: {
     policy?: EndorsementPolicy;
-    channels?: { name: string; chaincode: string }[];
+    channels?: ChannelSpec[];
     prefix?: string;
 }): Promise<LocalNetwork> {
     const root = mkdtempSync(path.join(os.tmpdir(), options.prefix ?? 'substra-it-'));
     const lines: string[] = [];
-    let devnet: Devnet | undefined;
+    let network: FabricNetwork | undefined;
     try {
-        devnet = await startDevnet({
-            stateDir: path.join(root, 'devnet'),
+        network = await startFabricNetwork({
+            stateDir: path.join(root, 'network'),
             ports: 'auto',
             policy: options.policy ?? 'or',
             ...(options.channels ? { channels: options.channels } : {}),
@@ -42,13 +43,13 @@ export async function startLocalNetwork(options: {
                 lines.push(line);
             },
         });
-        const files = writeGatewayFiles(devnet, path.join(root, 'gateway'));
+        const files = writeGatewayFiles(network, path.join(root, 'gateway'));
         const env = gatewayEnv(files, { port: 0, stateDir: path.join(root, 'gateway', 'events'), logLevel: 'info' });
         const gateway = await startGatewayProcess({ env, logFile: path.join(root, 'logs', 'gateway.log') });
-        const started = devnet;
+        const started = network;
         return {
             root,
-            devnet: started,
+            network: started,
             gateway,
             gatewayEnv: env,
             address: `127.0.0.1:${gateway.port}`,
@@ -59,7 +60,7 @@ export async function startLocalNetwork(options: {
             },
         };
     } catch (err) {
-        await devnet?.stop();
+        await network?.stop();
         throw new Error(`could not start the local network in ${root}: ${String(err)}\n${lines.join('\n')}`, {
             cause: err,
         });
