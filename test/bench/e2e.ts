@@ -1,11 +1,11 @@
 /**
- * Part 2: end to end, as a Substra backend sees it: grpc-js client → gateway (this process) → devnet peer
- * (child process) → chaincode process (CCaaS, mutual TLS), submits awaited until commit.
+ * Part 2: end to end, as a Substra backend sees it: grpc-js client → gateway (this process) → peer of org1
+ * (a real Fabric peer, its own process) → chaincode process (CCaaS, mutual TLS) for the endorsement, then the
+ * orderer (etcdraft) and both peers validating and committing the block; submits awaited until commit.
  */
-import path from 'node:path';
 import { orchestrator } from '@substra-fabric/api';
 import { KeySpace, ORG1, ORG2, dataManager, dataSamples, plan, tasks, trainFunction, uuid } from './lib/fixtures';
-import { startBenchNetwork, type BenchNetwork } from './lib/launcher';
+import { CHANNEL, startBenchNetwork, type BenchNetwork } from './lib/launcher';
 import {
     type Report,
     collectGarbage,
@@ -22,37 +22,93 @@ export interface EndToEndOptions {
     readonly quick: boolean;
 }
 
-function repoRoot(): string {
-    // dist/test/bench/e2e.js → repository root
-    return path.resolve(__dirname, '../../../../..');
+export interface EndToEndResult {
+    /** The network the numbers were measured on (Fabric version, block cutting, policy), for the header. */
+    readonly description: string;
 }
 
-/** The org1 chaincode process (the OR policy makes the gateway's own org endorse: org1 does all the work). */
-function chaincodePid(net: BenchNetwork): number | undefined {
-    return net.chaincodes.find((c) => c.mspId === ORG1)?.pid;
+/** A process of the network whose CPU and memory the notes report, by its label in the notes. */
+interface Watched {
+    readonly label: string;
+    /** supervised process name */
+    readonly process: string;
+}
+
+/**
+ * The org1 chaincode process (the OR policy makes the gateway's own org endorse: org1's chaincode does all the
+ * chaincode work), the two peers (org1's endorses, both validate and commit every block) and the orderer.
+ */
+function watched(net: BenchNetwork): Watched[] {
+    const cc = net.network.chaincodes.find((c) => c.mspId === ORG1 && c.channel === CHANNEL);
+    if (cc === undefined) {
+        throw new Error(`no chaincode process of ${ORG1} on ${CHANNEL}`);
+    }
+    return [
+        { label: 'chaincode', process: cc.process },
+        ...net.network.orgs.map((o) => ({ label: o.peerProcess, process: o.peerProcess })),
+        { label: 'orderer', process: 'orderer' },
+    ];
 }
 
 interface CpuMark {
     readonly self: number;
-    readonly chaincode: number | undefined;
-    readonly devnet: number | undefined;
+    /** CPU ms so far of each watched process, same order as `watched` */
+    readonly others: readonly (number | undefined)[];
 }
 
-function cpuMark(net: BenchNetwork): CpuMark {
-    return { self: cpuMs(), chaincode: processCpuMs(chaincodePid(net)), devnet: processCpuMs(net.devnetPid) };
+function cpuMark(net: BenchNetwork, procs: readonly Watched[]): CpuMark {
+    return { self: cpuMs(), others: procs.map((p) => processCpuMs(net.pid(p.process))) };
 }
 
-/** CPU per operation of the chaincode and devnet processes, and their memory. */
-function processNote(net: BenchNetwork, start: CpuMark, ops: number): string {
-    const end = cpuMark(net);
-    const per = (a: number | undefined, b: number | undefined): string =>
-        a === undefined || b === undefined ? '?' : ((b - a) / ops).toFixed(2);
-    const mb = (v: number | undefined): string => (v === undefined ? '?' : v.toFixed(0));
-    const cc = chaincodePid(net);
-    return (
-        `cpu ms/op: chaincode ${per(start.chaincode, end.chaincode)}, devnet ${per(start.devnet, end.devnet)}; ` +
-        `RSS chaincode ${mb(processRssMb(cc))} MB (peak ${mb(processPeakRssMb(cc))}), devnet ${mb(processRssMb(net.devnetPid))} MB`
-    );
+const mb = (v: number | undefined): string => (v === undefined ? '?' : v.toFixed(0));
+
+/** CPU ms of each watched process from `start` to `end`; undefined when a pid is unknown (process gone). */
+function cpuSpent(start: CpuMark, end: CpuMark): (number | undefined)[] {
+    return start.others.map((a, i) => {
+        const b = end.others[i];
+        return a === undefined || b === undefined ? undefined : b - a;
+    });
+}
+
+/** `cpu ms/op: chaincode …, peer0.org1 …, peer0.org2 …, orderer …` from CPU ms totals over `ops` operations. */
+function cpuPerOp(procs: readonly Watched[], spent: readonly (number | undefined)[], ops: number): string {
+    const parts = procs.map((p, i) => {
+        const ms = spent[i];
+        if (ms === undefined) {
+            return `${p.label} ?`;
+        }
+        const perOp = ms / ops;
+        return `${p.label} ${perOp.toFixed(perOp >= 100 ? 0 : perOp >= 10 ? 1 : 2)}`;
+    });
+    return `cpu ms/op: ${parts.join(', ')}`;
+}
+
+/** RSS of the watched processes (the chaincode's with its peak). */
+function rssNote(net: BenchNetwork, procs: readonly Watched[]): string {
+    const parts = procs.map((p) => {
+        const pid = net.pid(p.process);
+        const peak = p.label === 'chaincode' ? ` (peak ${mb(processPeakRssMb(pid))})` : '';
+        return `${p.label} ${mb(processRssMb(pid))}${peak}`;
+    });
+    return `RSS MB: ${parts.join(', ')}`;
+}
+
+/** `block 4.1 KiB/op`: growth of the chain (org1's block files) per operation; '' when none or unknown. */
+function blockNote(start: number | undefined, end: number | undefined, ops: number): string {
+    if (start === undefined || end === undefined || end === start) {
+        return '';
+    }
+    return `block ${((end - start) / 1024 / ops).toFixed(1)} KiB/op; `;
+}
+
+/** `sum` plus the growth from `start` to `end`; undefined once any size is unknown. */
+function addGrowth(sum: number | undefined, start: number | undefined, end: number | undefined): number | undefined {
+    return sum === undefined || start === undefined || end === undefined ? undefined : sum + end - start;
+}
+
+/** CPU per operation of the chaincode, peer and orderer processes, and their memory. */
+function processNote(net: BenchNetwork, procs: readonly Watched[], start: CpuMark, ops: number): string {
+    return `${cpuPerOp(procs, cpuSpent(start, cpuMark(net, procs)), ops)}; ${rssNote(net, procs)}`;
 }
 
 interface Timed {
@@ -86,12 +142,16 @@ async function concurrently(
     return { latencies, wallMs: nowMs() - t0, errors };
 }
 
-export async function runEndToEndBench(report: Report, options: EndToEndOptions): Promise<void> {
+export async function runEndToEndBench(report: Report, options: EndToEndOptions): Promise<EndToEndResult> {
     const { quick } = options;
     const t0 = Date.now();
-    const net = await startBenchNetwork(path.join(repoRoot(), '.state', 'bench'));
-    process.stderr.write(`  devnet + gateway up in ${Date.now() - t0} ms (state in ${net.stateDir})\n`);
+    const net = await startBenchNetwork();
+    process.stderr.write(
+        `  Fabric network + gateway up in ${Date.now() - t0} ms (state in ${net.stateDir})\n  ${net.description}\n`,
+    );
+    let failed = true;
     try {
+        const procs = watched(net);
         const client = net.client;
         const keys = new KeySpace(0x9000);
         const g = keys.group();
@@ -127,8 +187,10 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         ): Promise<void> => {
             collectGarbage();
             const before = memory();
-            const cpu0 = cpuMark(net);
+            const cpu0 = cpuMark(net, procs);
+            const blocks0 = net.blockBytes();
             const timed = await concurrently(workers, perWorker, call);
+            const blocks1 = net.blockBytes();
             const after = memory();
             const ops = Math.max(1, timed.latencies.length);
             const lat = summarize(timed.latencies);
@@ -143,7 +205,7 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
                 heapMb: after.heapUsedMb,
                 heapDeltaMb: after.heapUsedMb - before.heapUsedMb,
                 rssMb: after.rssMb,
-                note: `${extra}${processNote(net, cpu0, ops)}${errors}`,
+                note: `${extra}${blockNote(blocks0, blocks1, ops)}${processNote(net, procs, cpu0, ops)}${errors}`,
             });
         };
 
@@ -158,16 +220,20 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         const latencies: number[] = [];
         collectGarbage();
         const before = memory();
-        const cpu0 = cpuMark(net);
+        const cpu0 = cpuMark(net, procs);
         let requestBytes = 0;
+        // growth of the chain over the measured calls only (RegisterPlan between them excluded)
+        let taskBlockBytes: number | undefined = 0;
         for (let r = 0; r < reps; r++) {
             const planKey = uuid(keys.group(), 0);
             await client.call(ORG1, 'RegisterPlan', plan(planKey));
             const batch = tasks('chain', 1000, keys.group(), { plan: planKey, fn, dm, ds });
             requestBytes = orchestrator.RegisterTasksParam.encode({ tasks: batch }).finish().length;
+            const blocks0 = net.blockBytes();
             const start = nowMs();
             const res = await client.call<orchestrator.RegisterTasksResponse>(ORG1, 'RegisterTasks', { tasks: batch });
             latencies.push(nowMs() - start);
+            taskBlockBytes = addGrowth(taskBlockBytes, blocks0, net.blockBytes());
             if (res.tasks.length !== 1000) {
                 throw new Error(`RegisterTasks returned ${res.tasks.length} tasks`);
             }
@@ -187,7 +253,7 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             heapMb: after.heapUsedMb,
             heapDeltaMb: after.heapUsedMb - before.heapUsedMb,
             rssMb: after.rssMb,
-            note: `request ${(requestBytes / 1024).toFixed(0)} KiB; ${processNote(net, cpu0, reps)}`,
+            note: `request ${(requestBytes / 1024).toFixed(0)} KiB; ${blockNote(0, taskBlockBytes, reps)}${processNote(net, procs, cpu0, reps)}`,
         });
 
         // ApplyTaskAction DONE releasing the children of a fan-out (the cascade), end to end.
@@ -195,8 +261,9 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         const cascadeReps = quick ? 1 : 2;
         const cascadeMs: number[] = [];
         let cascadeCpuMs = 0;
-        let cascadeCc = 0;
-        let cascadeDevnet = 0;
+        // CPU ms of the watched processes over the measured calls only (not the setup between them)
+        const cascadeOthers: (number | undefined)[] = procs.map(() => 0);
+        let cascadeBlockBytes: number | undefined = 0;
         for (let r = 0; r < cascadeReps; r++) {
             const planKey = uuid(keys.group(), 0);
             await client.call(ORG1, 'RegisterPlan', plan(planKey));
@@ -206,14 +273,18 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             const root = uuid(group, 0);
             const T = orchestrator.ComputeTaskAction;
             await client.call(ORG1, 'ApplyTaskAction', { compute_task_key: root, action: T.TASK_ACTION_EXECUTING });
-            const mark = cpuMark(net);
+            const mark = cpuMark(net, procs);
+            const blocks0 = net.blockBytes();
             const start = nowMs();
             await client.call(ORG1, 'ApplyTaskAction', { compute_task_key: root, action: T.TASK_ACTION_DONE });
             cascadeMs.push(nowMs() - start);
-            const end = cpuMark(net);
+            const end = cpuMark(net, procs);
+            cascadeBlockBytes = addGrowth(cascadeBlockBytes, blocks0, net.blockBytes());
             cascadeCpuMs += end.self - mark.self;
-            cascadeCc += (end.chaincode ?? 0) - (mark.chaincode ?? 0);
-            cascadeDevnet += (end.devnet ?? 0) - (mark.devnet ?? 0);
+            cpuSpent(mark, end).forEach((ms, i) => {
+                const sum = cascadeOthers[i];
+                cascadeOthers[i] = ms === undefined || sum === undefined ? undefined : sum + ms;
+            });
             const last = await client.call<orchestrator.ComputeTask>(ORG1, 'GetTask', { key: uuid(group, children) });
             if (last.status !== orchestrator.ComputeTaskStatus.STATUS_WAITING_FOR_EXECUTOR_SLOT) {
                 throw new Error(`the cascade did not release the children (status ${last.status})`);
@@ -221,7 +292,6 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         }
         const cascadeLat = summarize(cascadeMs);
         const cascadeTotal = cascadeMs.reduce((a, b) => a + b, 0);
-        const cc = chaincodePid(net);
         report.add({
             scenario: `e2e ApplyTaskAction DONE → ${children} children`,
             n: cascadeReps,
@@ -232,11 +302,22 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             p95Ms: cascadeLat.p95,
             cpuMsPerOp: cascadeCpuMs / cascadeReps,
             rssMb: memory().rssMb,
-            note:
-                `cpu ms/op: chaincode ${(cascadeCc / cascadeReps).toFixed(0)}, devnet ${(cascadeDevnet / cascadeReps).toFixed(0)}; ` +
-                `RSS chaincode ${processRssMb(cc)?.toFixed(0) ?? '?'} MB`,
+            note: `${blockNote(0, cascadeBlockBytes, cascadeReps)}${cpuPerOp(procs, cascadeOthers, cascadeReps)}; ${rssNote(net, procs)}`,
         });
+
+        const died = net.network.processes().filter((p) => p.pid === undefined || p.restarts > 0);
+        if (died.length > 0) {
+            throw new Error(
+                `network processes died during the bench: ${died.map((p) => `${p.name} (see ${p.logFile})`).join(', ')}`,
+            );
+        }
+        failed = false;
+        return { description: net.description };
     } finally {
-        await net.stop();
+        // On failure the state directory (network, chaincode and gateway logs) is kept for a look.
+        await net.stop(failed);
+        if (failed) {
+            process.stderr.write(`  state of the failed run kept in ${net.stateDir}\n`);
+        }
     }
 }

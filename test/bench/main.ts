@@ -2,6 +2,7 @@
  * `npm run bench [-- --quick] [-- --only chaincode|e2e] [-- --markdown]`
  *
  * Prints a table of numbers: throughput, p50/p95 latency, state reads/writes per operation, heap and RSS.
+ * Part 2 starts a real Fabric network (test/network) on free ports in a temporary directory and stops it.
  * --quick: small sizes for CI smoke (< 1 minute); default: the full sizes (a few minutes).
  */
 import os from 'node:os';
@@ -57,8 +58,11 @@ async function main(): Promise<void> {
         await runChaincodeBench(report, { quick: args.quick });
     }
     if (args.only !== 'chaincode') {
-        process.stderr.write('part 2: end to end (grpc client → gateway → devnet → chaincode process)\n');
-        await runEndToEndBench(report, { quick: args.quick });
+        process.stderr.write(
+            'part 2: end to end (grpc client → gateway → Fabric peer → chaincode process; orderer, both peers commit)\n',
+        );
+        const e2e = await runEndToEndBench(report, { quick: args.quick });
+        header.push(e2e.description);
     }
     const end = memory();
     process.stdout.write(`\n${header.join('\n')}\n\n${formatTable(report.rows, args.markdown)}\n`);

@@ -1,19 +1,21 @@
 /**
- * Starts what the end-to-end bench measures: the devnet in a child process (lib/devnet-child.ts), and in this
- * process the orchestrator gateway (`GatewayServer` over `FabricGatewayClient`, as gateway/src/main.ts wires
- * them) with an identity per organization, plus a raw grpc-js client that calls it like a Substra backend
- * (binary protobuf, headers `mspid` and `channel`).
+ * Starts what the end-to-end bench measures: a real Hyperledger Fabric network (test/network: one etcdraft
+ * orderer and one peer per organization, each its own process, and our chaincode as a service, one process per
+ * organization) on free ports in a temporary state directory, and in this process the orchestrator gateway
+ * (`GatewayServer` over `FabricGatewayClient`, as gateway/src/main.ts wires them) with an identity per
+ * organization, plus a raw grpc-js client that calls it like a Substra backend (binary protobuf, headers
+ * `mspid` and `channel`).
  *
- * Why not test/integration/support/network.ts: it runs the devnet inside the calling process, so the peer's
- * signing and block validation would share the event loop (and the heap numbers) of the measured client.
+ * The gateway runs in the bench process (not as `startGatewayProcess`) so that the bench's own CPU and heap
+ * numbers are those of gateway + client; the peers, the orderer and the chaincode processes are measured from
+ * /proc by their pids.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { createPrivateKey } from 'node:crypto';
-import { createWriteStream, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { RPCS } from '@substra-fabric/api';
-import type { DevnetChaincodeProcess, DevnetOrg } from '@substra-fabric/devnet';
 import {
     FabricGatewayClient,
     GatewayServer,
@@ -21,64 +23,97 @@ import {
     parseChannelConfig,
     type WalletIdentity,
 } from '@substra-fabric/gateway';
+import { endorsementPolicyString, startFabricNetwork, type FabricNetwork } from '@substra-fabric/network';
 import { messageClass } from '../../../chaincode/src/contracts/codec';
 
 export const CHANNEL = 'mychannel';
+export const CHAINCODE = 'mycc';
+
+/** The orderer's block cutting for the bench (the network's defaults, passed explicitly so the header is true). */
+export const BATCH_TIMEOUT_MS = 100;
+export const MAX_MESSAGE_COUNT = 10;
 
 export interface BenchNetwork {
     readonly client: OrchestratorClient;
-    readonly devnetPid: number | undefined;
-    readonly chaincodes: readonly DevnetChaincodeProcess[];
+    readonly network: FabricNetwork;
+    /** Temporary directory holding the network's state (`network/`), `network.log`, `gateway.log`, `gateway/`. */
     readonly stateDir: string;
-    stop(): Promise<void>;
+    /** One line describing the network: Fabric version, processes, block cutting, endorsement policy. */
+    readonly description: string;
+    /** Current pid of a supervised process (`orderer`, `peer0.org1`, `mycc/MyOrg1MSP`, ...). */
+    pid(name: string): number | undefined;
+    /** Bytes of the bench channel's block files on org1's peer (the chain as stored); undefined when not found. */
+    blockBytes(): number | undefined;
+    /** Stops the gateway and the network; removes the state directory unless `keepState` (or KEEP_BENCH_STATE). */
+    stop(keepState?: boolean): Promise<void>;
 }
 
-interface UpMessage {
-    readonly type: 'up';
-    readonly orgs: DevnetOrg[];
-    readonly chaincodes: DevnetChaincodeProcess[];
+function tail(file: string, lines = 30): string {
+    try {
+        return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    } catch {
+        return '';
+    }
 }
 
-function startDevnetChild(stateDir: string): Promise<{ child: ChildProcess; up: UpMessage }> {
-    const child = fork(path.join(__dirname, 'devnet-child.js'), [JSON.stringify({ stateDir })], {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-            child.kill('SIGKILL');
-            reject(new Error(`devnet did not start in 120 s (see ${stateDir}/devnet.log)`));
-        }, 120_000);
-        child.once('message', (message: UpMessage) => {
-            clearTimeout(timer);
-            resolve({ child, up: message });
-        });
-        child.once('exit', (code, signal) => {
-            clearTimeout(timer);
-            reject(new Error(`devnet exited (${signal ?? String(code)}) before it was up; see ${stateDir}/devnet.log`));
-        });
-    });
+/**
+ * Size of a peer's block store for one channel: Fabric keeps the blocks of channel C in
+ * `<CORE_PEER_FILESYSTEMPATH>/ledgersData/chains/chains/C/blockfile_NNNNNN`; test/network sets the file system
+ * path of peer P to `<state>/data/P`.
+ */
+function blockFilesBytes(network: FabricNetwork, peerProcess: string, channel: string): number | undefined {
+    const dir = path.join(network.stateDir, 'data', peerProcess, 'ledgersData', 'chains', 'chains', channel);
+    try {
+        return readdirSync(dir)
+            .filter((name) => name.startsWith('blockfile_'))
+            .reduce((sum, name) => sum + statSync(path.join(dir, name)).size, 0);
+    } catch {
+        return undefined;
+    }
 }
 
-export async function startBenchNetwork(stateDir: string): Promise<BenchNetwork> {
-    rmSync(stateDir, { recursive: true, force: true });
-    mkdirSync(stateDir, { recursive: true });
-    const { child, up } = await startDevnetChild(path.join(stateDir, 'devnet'));
-    const stopChild = (): Promise<void> =>
-        new Promise((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) {
-                resolve();
-                return;
-            }
-            const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-            child.once('exit', () => {
-                clearTimeout(timer);
-                resolve();
-            });
-            child.send('stop');
+export async function startBenchNetwork(): Promise<BenchNetwork> {
+    const stateDir = mkdtempSync(path.join(os.tmpdir(), 'substra-bench-'));
+    const networkLog = path.join(stateDir, 'network.log');
+    let network: FabricNetwork;
+    try {
+        network = await startFabricNetwork({
+            stateDir: path.join(stateDir, 'network'),
+            ports: 'auto',
+            policy: 'or',
+            channels: [{ name: CHANNEL, chaincode: CHAINCODE }],
+            batchTimeoutMs: BATCH_TIMEOUT_MS,
+            maxMessageCount: MAX_MESSAGE_COUNT,
+            // A process that dies must show as errors and '?' in the notes, not be replaced mid-measure.
+            restart: false,
+            log: (line) => {
+                appendFileSync(networkLog, line + '\n');
+            },
         });
+    } catch (err) {
+        throw new Error(
+            `the Fabric network did not start (state kept in ${stateDir}); ${networkLog}:\n${tail(networkLog)}`,
+            { cause: err },
+        );
+    }
+    // Ctrl-C reaches only this process (the network's processes run in their own process groups): stop them.
+    let stopping: Promise<void> | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+        process.stderr.write(`\n${signal}: stopping the Fabric network (state in ${stateDir})\n`);
+        void (stopping ?? network.stop()).finally(() => process.exit(130));
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const stopNetwork = (): Promise<void> => {
+        stopping ??= network.stop().finally(() => {
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+        });
+        return stopping;
+    };
     try {
         const wallet = new Map<string, WalletIdentity>();
-        for (const org of up.orgs) {
+        for (const org of network.orgs) {
             wallet.set(org.mspId, {
                 mspid: org.mspId,
                 certificate: readFileSync(org.certFile),
@@ -92,9 +127,9 @@ export async function startBenchNetwork(stateDir: string): Promise<BenchNetwork>
                 },
             });
         }
-        const first = up.orgs[0];
+        const first = network.orgs[0];
         if (first === undefined) {
-            throw new Error('devnet without organizations');
+            throw new Error('Fabric network without organizations');
         }
         const fabric = new FabricGatewayClient({
             wallet,
@@ -102,16 +137,20 @@ export async function startBenchNetwork(stateDir: string): Promise<BenchNetwork>
             timeoutMs: 60_000,
         });
         const channelConfig = parseChannelConfig(
-            JSON.stringify({ channels: { [CHANNEL]: up.orgs.map((o) => o.mspId) }, chaincodes: { [CHANNEL]: 'mycc' } }),
+            JSON.stringify({
+                channels: { [CHANNEL]: network.orgs.map((o) => o.mspId) },
+                chaincodes: { [CHANNEL]: CHAINCODE },
+            }),
         );
         // The gateway logs one JSON line per call at info, as deployed; into a file.
-        const logger = newLogger('info', createWriteStream(path.join(stateDir, 'gateway.log')));
+        const gatewayLog = createWriteStream(path.join(stateDir, 'gateway.log'));
+        const logger = newLogger('info', gatewayLog);
         const server = new GatewayServer({
             config: {
                 host: '127.0.0.1',
                 port: 0,
                 channelConfig,
-                defaultChaincode: 'mycc',
+                defaultChaincode: CHAINCODE,
                 maxReceiveMessageBytes: 64 * 2 ** 20,
                 metricsEnabled: false,
                 metricsHost: '127.0.0.1',
@@ -126,20 +165,32 @@ export async function startBenchNetwork(stateDir: string): Promise<BenchNetwork>
         const { port } = await server.start();
         server.startListeners();
         const client = new OrchestratorClient(`127.0.0.1:${port}`);
+        const description =
+            `Fabric network: Fabric ${network.fabric.version}, 1 etcdraft orderer + ${network.orgs.length} peers ` +
+            `(LevelDB, TLS), chaincode as a service; BatchTimeout ${BATCH_TIMEOUT_MS} ms, ` +
+            `MaxMessageCount ${MAX_MESSAGE_COUNT}; policy ${endorsementPolicyString(network.policy)}`;
         return {
             client,
-            devnetPid: child.pid,
-            chaincodes: up.chaincodes,
+            network,
             stateDir,
-            stop: async () => {
+            description,
+            pid: (name) => network.process(name)?.pid,
+            blockBytes: () => blockFilesBytes(network, first.peerProcess, CHANNEL),
+            stop: async (keepState = false) => {
                 client.close();
                 await server.stop(2000);
-                await stopChild();
+                await stopNetwork();
+                await new Promise<void>((resolve) => gatewayLog.end(resolve));
+                if (!keepState && process.env.KEEP_BENCH_STATE === undefined) {
+                    rmSync(stateDir, { recursive: true, force: true });
+                }
             },
         };
     } catch (err) {
-        await stopChild();
-        throw err;
+        await stopNetwork();
+        throw new Error(`the gateway did not start on the Fabric network (state kept in ${stateDir})`, {
+            cause: err,
+        });
     }
 }
 
