@@ -6,13 +6,14 @@
 //   1. FABRIC_BIN_DIR: already-built binaries (e.g. the bin/ of Fabric's release download, whose config/ and
 //      builders/ccaas/ sit next to it; FABRIC_CONFIG_DIR and FABRIC_BUILDER_DIR override those two);
 //   2. FABRIC_SOURCE: a source tarball (.tar.xz/.tar.gz) or an unpacked source directory, built with Go;
-//   3. <repo>/../shared/fabric/fabric-<version>.tar.xz when it exists, built the same way;
-//   4. otherwise an error that says how to provide one of these.
+//   3. <repo>/../shared/fabric/fabric-<version>.tar.xz when it exists (also looked for beside the repository
+//      this one was cloned from, when that is a local path), built the same way;
+//   4. otherwise a build of that version already in the cache, else an error that says how to provide one.
 // Builds are cached under $XDG_CACHE_HOME/substra-fabric (default ~/.cache), keyed by version and the
 // sha256 of the source, so other clones and CI on the same machine reuse them; a cache hit is checked with
 // `peer version`.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, createReadStream, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -113,6 +114,50 @@ function howToProvide(version: string, sharedArchive: string): string {
     ].join('\n');
 }
 
+/**
+ * Where the offline source snapshots may be: `<repo>/../shared/fabric`, and the same beside the repository this
+ * clone was made from when that is a local path (a CI clone of a developer's checkout).
+ */
+function sharedDirs(repoRoot: string): string[] {
+    const dirs = [path.resolve(repoRoot, '..', 'shared', 'fabric')];
+    try {
+        const origin = execFileSync('git', ['-C', repoRoot, 'config', '--get', 'remote.origin.url'], {
+            encoding: 'utf8',
+            stdio: ['ignore', 'pipe', 'ignore'],
+        }).trim();
+        const local = origin.startsWith('file://') ? origin.slice('file://'.length) : origin;
+        if (path.isAbsolute(local)) dirs.push(path.resolve(local, '..', 'shared', 'fabric'));
+    } catch {
+        // not a git clone, or no origin
+    }
+    return [...new Set(dirs)];
+}
+
+/** The most recent build of `version` in the cache that runs (used when no source can be found). */
+async function newestCachedBuild(version: string, env: NodeJS.ProcessEnv): Promise<FabricInstall | undefined> {
+    const root = cacheRoot(env);
+    let entries: string[];
+    try {
+        entries = readdirSync(root).filter((n) => n.startsWith(`fabric-${version}-`) && !n.includes('.tmp-'));
+    } catch {
+        return undefined;
+    }
+    const byAge = entries
+        .map((n) => ({ dir: path.join(root, n), mtime: statSync(path.join(root, n)).mtimeMs }))
+        .sort((a, b) => b.mtime - a.mtime);
+    for (const { dir } of byAge) {
+        const install = {
+            binDir: path.join(dir, 'bin'),
+            builderDir: path.join(dir, 'builders', 'ccaas'),
+            configDir: path.join(dir, 'config'),
+        };
+        if (missingFiles(install).length === 0 && (await peerVersion(install.binDir)) === version) {
+            return { ...install, version, origin: `cache ${dir} (no source found; built earlier on this machine)` };
+        }
+    }
+    return undefined;
+}
+
 /** Finds or builds the binaries of `version`; see the file comment for the order. */
 export async function ensureFabric(options: EnsureFabricOptions): Promise<FabricInstall> {
     const env = options.env ?? process.env;
@@ -139,10 +184,16 @@ export async function ensureFabric(options: EnsureFabricOptions): Promise<Fabric
         return { ...install, version, origin: `FABRIC_BIN_DIR ${binDir}` };
     }
 
-    const sharedArchive = path.resolve(options.repoRoot, '..', 'shared', 'fabric', `fabric-${version}.tar.xz`);
+    const sharedArchives = sharedDirs(options.repoRoot).map((d) => path.join(d, `fabric-${version}.tar.xz`));
+    const sharedArchive = sharedArchives[0] ?? '';
     const sourceSetting = env.FABRIC_SOURCE?.trim();
-    const source = sourceSetting ? path.resolve(sourceSetting) : existsSync(sharedArchive) ? sharedArchive : undefined;
-    if (!source) throw new Error(howToProvide(version, sharedArchive));
+    const source = sourceSetting ? path.resolve(sourceSetting) : sharedArchives.find((f) => existsSync(f));
+    if (!source) {
+        // A clone elsewhere on the machine (e.g. CI's) still finds what another clone built.
+        const cached = await newestCachedBuild(version, env);
+        if (cached) return cached;
+        throw new Error(howToProvide(version, sharedArchive));
+    }
     if (!existsSync(source)) throw new Error(`FABRIC_SOURCE=${source} does not exist`);
 
     const t0 = Date.now();

@@ -1,5 +1,6 @@
 // Where the Fabric binaries come from (FABRIC_BIN_DIR, FABRIC_SOURCE, the shared archive, the cache), with fake
 // binaries: a `peer` script that reports a version is all the lookup runs.
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -72,7 +73,7 @@ describe('Fabric binaries lookup', () => {
     it('without binaries or source, says how to provide them', async () => {
         const repo = path.join(tmp(), 'clone');
         mkdirSync(repo);
-        const attempt = ensureFabric({ repoRoot: repo, env: { HOME: tmp() }, log: quiet });
+        const attempt = ensureFabric({ repoRoot: repo, env: { XDG_CACHE_HOME: tmp() }, log: quiet });
         await expect(attempt).rejects.toThrow(/no Fabric 2\.5\.16 binaries or source found/);
         await expect(attempt).rejects.toThrow(
             /FABRIC_BIN_DIR=[\s\S]*FABRIC_SOURCE=[\s\S]*shared\/fabric\/fabric-2\.5\.16\.tar\.xz/,
@@ -109,5 +110,32 @@ describe('Fabric binaries lookup', () => {
         fakeRelease(path.join(cacheRoot(env), `fabric-2.5.16-${key}`), '2.5.16');
         const install = await ensureFabric({ repoRoot: repo, env, log: quiet });
         expect(install.origin).toContain(`fabric-2.5.16-${key}`);
+    });
+
+    it('with no source anywhere, a build of the version already in the cache is used', async () => {
+        const env = { XDG_CACHE_HOME: tmp() };
+        fakeRelease(path.join(cacheRoot(env), 'fabric-2.5.16-0123456789abcdef'), '2.5.16');
+        fakeRelease(path.join(cacheRoot(env), 'fabric-3.1.5-0123456789abcdef'), '3.1.5');
+        const repo = path.join(tmp(), 'clone');
+        mkdirSync(repo);
+        const install = await ensureFabric({ repoRoot: repo, env, log: quiet });
+        expect(install.version).toBe('2.5.16');
+        expect(install.origin).toMatch(/fabric-2\.5\.16-0123456789abcdef \(no source found/);
+    });
+
+    it('the shared archive is also looked for beside the repository this clone came from', async () => {
+        const top = tmp();
+        const developer = path.join(top, 'main');
+        mkdirSync(path.join(top, 'shared', 'fabric'), { recursive: true });
+        writeFileSync(path.join(top, 'shared', 'fabric', 'fabric-2.5.16.tar.xz'), 'origin archive');
+        execFileSync('git', ['init', '-q', developer]);
+        const clone = path.join(tmp(), 'ci-clone');
+        execFileSync('git', ['init', '-q', clone]);
+        execFileSync('git', ['-C', clone, 'remote', 'add', 'origin', developer]);
+        const env = { XDG_CACHE_HOME: tmp() };
+        const key = createHash('sha256').update('origin archive').digest('hex').slice(0, 16);
+        fakeRelease(path.join(cacheRoot(env), `fabric-2.5.16-${key}`), '2.5.16');
+        const install = await ensureFabric({ repoRoot: clone, env, log: quiet });
+        expect(install.origin).toBe(`cache ${path.join(cacheRoot(env), `fabric-2.5.16-${key}`)}`);
     });
 });
