@@ -9,6 +9,9 @@
  * | TLS_KEY_FILE      | server private key (PEM)                                                          |
  * | TLS_ROOTCERT_FILE | CA (PEM) client certificates must chain to: mutual TLS (the peer's client cert)   |
  * | LOG_LEVEL         | DEBUG, INFO, WARNING (or WARN), ERROR, CRITICAL; default INFO                     |
+ * | CHAINCODE_MAX_MESSAGE_BYTES | largest gRPC message to or from the peer; default 104857600 (100 MiB, the  |
+ * |                   | peer's own default): the peer sends a request's arguments twice, so grpc-js's 4 MiB |
+ * |                   | default would cut any request over ~2 MB                                            |
  *
  * Nothing Fabric-related is imported at the top of this module: fabric-shim and fabric-contract-api read
  * the log level when they create their loggers, so it is set before they are loaded.
@@ -21,7 +24,12 @@ export interface ServerConfig {
     readonly tls: { readonly key: Buffer; readonly cert: Buffer; readonly clientCACerts?: Buffer } | undefined;
     /** A level name of Fabric's loggers. */
     readonly logLevel: string;
+    /** gRPC message size limit, both directions. */
+    readonly maxMessageBytes: number;
 }
+
+/** The peer's default `peer.maxRecvMsgSize` / `maxSendMsgSize`. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 100 * 1024 * 1024;
 
 const LOG_LEVELS: Readonly<Record<string, string>> = {
     DEBUG: 'DEBUG',
@@ -61,7 +69,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
     if (logLevel === undefined) {
         throw new Error(`unknown LOG_LEVEL ${JSON.stringify(env.LOG_LEVEL)}`);
     }
-    return { ccid, address, tls, logLevel };
+    const maxText = (env.CHAINCODE_MAX_MESSAGE_BYTES ?? '').trim();
+    const maxMessageBytes = maxText === '' ? DEFAULT_MAX_MESSAGE_BYTES : Number(maxText);
+    if (!Number.isInteger(maxMessageBytes) || maxMessageBytes <= 0) {
+        throw new Error(
+            `CHAINCODE_MAX_MESSAGE_BYTES must be a positive number of bytes, got ${JSON.stringify(maxText)}`,
+        );
+    }
+    return { ccid, address, tls, logLevel, maxMessageBytes };
 }
 
 /** Starts the chaincode server; resolves once it listens. */
@@ -74,6 +89,9 @@ export async function startServer(config: ServerConfig): Promise<void> {
         address: config.address,
         // fabric-shim's types make tlsProps mandatory; at run time its absence means plaintext.
         tlsProps: config.tls as Parameters<typeof Shim.server>[1]['tlsProps'],
+        // fabric-shim hands every `grpc.*` option to its grpc-js server
+        'grpc.max_receive_message_length': config.maxMessageBytes,
+        'grpc.max_send_message_length': config.maxMessageBytes,
     };
     const server = Shim.server(createChaincode(), opts);
     await server.start();

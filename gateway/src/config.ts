@@ -53,6 +53,8 @@ export interface GatewayConfig {
     readonly maxReceiveMessageBytes: number;
     /** Most submits in flight at once (0 = no bound). */
     readonly maxConcurrentSubmits: number;
+    /** Largest transaction sent for ordering (0: the channel's BatchSize.AbsoluteMaxBytes). */
+    readonly maxTransactionBytes: number;
     /** Accept a `chaincode` header naming a chaincode that is not configured for the channel. */
     readonly allowAnyChaincode: boolean;
     readonly health: HealthConfig;
@@ -319,12 +321,14 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         retry: {
             maxAttempts: Math.max(1, e.int('ORCHESTRATOR_TX_RETRY_MAX_ATTEMPTS', 5)),
             budgetMs: e.duration('ORCHESTRATOR_TX_RETRY_BUDGET', '30s'),
+            conflictAttempts: Math.max(1, e.int('ORCHESTRATOR_TX_CONFLICT_MAX_ATTEMPTS', 20)),
             baseDelayMs: e.duration('ORCHESTRATOR_TX_RETRY_BASE_DELAY', '100ms'),
             maxDelayMs: e.duration('ORCHESTRATOR_TX_RETRY_MAX_DELAY', '2s'),
         },
         stateDir: path.resolve(e.str('ORCHESTRATOR_STATE_DIR', '.state/gateway')),
         maxReceiveMessageBytes: e.int('ORCHESTRATOR_GRPC_MAX_RECEIVE_MESSAGE_SIZE', 4 * 1024 * 1024),
         maxConcurrentSubmits: e.int('ORCHESTRATOR_MAX_CONCURRENT_SUBMITS', 256),
+        maxTransactionBytes: e.int('ORCHESTRATOR_MAX_TRANSACTION_BYTES', 0),
         allowAnyChaincode: e.bool('ORCHESTRATOR_ALLOW_ANY_CHAINCODE', false),
         health: {
             intervalMs: e.duration('ORCHESTRATOR_HEALTH_CHECK_INTERVAL', '10s'),

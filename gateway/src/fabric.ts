@@ -61,6 +61,24 @@ export interface TransactionLocation {
     readonly emitted: boolean | undefined;
 }
 
+/** Which chain to measure. */
+export interface ChainHeightRequest {
+    /** Identity (wallet entry) that signs the query. */
+    readonly mspid: string;
+    readonly channel: string;
+}
+
+/** Search for the last block, in a range, that holds a given chaincode event. */
+export interface LastEventBlockRequest {
+    readonly mspid: string;
+    readonly channel: string;
+    readonly chaincode: string;
+    readonly eventName: string;
+    /** First and last block of the range (inclusive). */
+    readonly fromBlock: bigint;
+    readonly toBlock: bigint;
+}
+
 /** What the gateway needs from Fabric. Implementations throw {@link InvocationError} on failure. */
 export interface FabricClient {
     /** Evaluate (query) a transaction function on a peer; resolves with the function's result. */
@@ -71,6 +89,20 @@ export interface FabricClient {
     chaincodeEvents(request: ChaincodeEventsRequest): Promise<CloseableAsyncIterable<ChaincodeEventRecord>>;
     /** Block of a committed transaction (qscc GetBlockByTxID), or undefined when the ledger does not know it. */
     transactionBlock(request: TransactionBlockRequest): Promise<TransactionLocation | undefined>;
+    /**
+     * Height of the channel's chain (qscc `GetChainInfo`: `BlockchainInfo.height`, the number of blocks, so
+     * the last block is height - 1). Optional: without it, an event index counts as caught up once its
+     * event stream has been quiet for a while.
+     */
+    chainHeight?(request: ChainHeightRequest): Promise<bigint>;
+    /**
+     * The last block of `[fromBlock, toBlock]` holding a valid transaction that set chaincode event
+     * `eventName` of `chaincode` (the last block whose events the listener will see), undefined when none
+     * does. Optional: with it and {@link chainHeight}, an event index knows exactly when it has caught up
+     * (the peer sends nothing for blocks without such an event); e.g. qscc `GetBlockByNumber` from
+     * `toBlock` down, stopping at the first block that has one.
+     */
+    lastEventBlock?(request: LastEventBlockRequest): Promise<bigint | undefined>;
     /** Release every connection. */
     close(): void;
 }
@@ -82,20 +114,34 @@ export interface FabricClient {
  *   with a new transaction;
  * - `timeout`: the outcome is unknown (deadline or connection lost after the transaction was sent);
  * - `unavailable`: nothing reached the ledger (peer unreachable before endorsement); safe to retry;
+ * - `too_large`: the transaction is over the channel's size limit (nothing was ordered; never retried);
+ * - `deadline`: endorsement or evaluation did not finish in time (the work is too heavy; never retried);
  * - `other`: anything else (invalid transaction, bad configuration, ...).
  */
-export type FailureKind = 'chaincode' | 'conflict' | 'timeout' | 'unavailable' | 'other';
+export type FailureKind = 'chaincode' | 'conflict' | 'timeout' | 'unavailable' | 'too_large' | 'deadline' | 'other';
+
+/** Sizes of a transaction refused as too large. */
+export interface TransactionSize {
+    readonly transactionBytes: number;
+    readonly limitBytes: number;
+}
 
 /** Error thrown by {@link FabricClient} implementations. */
 export class InvocationError extends Error {
     readonly kind: FailureKind;
     readonly transactionId: string | undefined;
+    readonly size: TransactionSize | undefined;
 
-    constructor(kind: FailureKind, message: string, options?: { transactionId?: string; cause?: unknown }) {
+    constructor(
+        kind: FailureKind,
+        message: string,
+        options?: { transactionId?: string; cause?: unknown; size?: TransactionSize },
+    ) {
         super(message, options?.cause === undefined ? undefined : { cause: options.cause });
         this.name = 'InvocationError';
         this.kind = kind;
         this.transactionId = options?.transactionId;
+        this.size = options?.size;
     }
 }
 

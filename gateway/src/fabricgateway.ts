@@ -1,7 +1,19 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { type Gateway, CommitError, GatewayError, connect, hash, signers } from '@hyperledger/fabric-gateway';
+import {
+    type Commit,
+    type Gateway,
+    type Status,
+    type Transaction,
+    CommitError,
+    GatewayError,
+    StatusCode,
+    connect,
+    hash,
+    signers,
+} from '@hyperledger/fabric-gateway';
+import { common, orderer } from '@hyperledger/fabric-protos';
 import type { PeerConfig } from './config';
 import {
     type ChaincodeEventRecord,
@@ -23,11 +35,55 @@ export interface FabricGatewayClientOptions {
     readonly defaultPeer: PeerConfig;
     /** Deadline of evaluate, endorse, submit and commit-status calls. */
     readonly timeoutMs: number;
+    /**
+     * How long, from the end of its endorsement, a transaction's outcome is waited for (its submit repeated,
+     * its commit status asked again) before it is reported as unknown; default `timeoutMs`.
+     */
+    readonly commitWaitMs?: number;
+    /** Largest transaction sent for ordering; 0 or undefined: the channel's `AbsoluteMaxBytes`. */
+    readonly maxTransactionBytes?: number;
     readonly maxMessageBytes?: number;
+    /** Told when an identity's calls move to another peer because its peer cannot be reached. */
+    readonly onPeerSwitch?: (switched: { mspid: string; from: string; to: string; reason: string }) => void;
 }
+
+/**
+ * A transaction sent for ordering whose commit has not been seen for this long is sent again (same id): an
+ * orderer killed before it cut its block loses the transactions it held.
+ */
+const QUIET_RESUBMIT_MS = 3000;
+
+/** After this long on another peer, an identity tries its own peer first again. */
+const PEER_PREFERENCE_MS = 30_000;
 
 const MVCC_READ_CONFLICT = 11;
 const PHANTOM_READ_CONFLICT = 12;
+
+function pause(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Name of a TxValidationCode (fabric-protos' `peer.TxValidationCode`, as fabric-gateway's StatusCode mirrors it). */
+function validationCodeName(code: number): string {
+    return Object.entries(StatusCode).find(([, value]) => value === code)?.[0] ?? 'UNKNOWN_VALIDATION_CODE';
+}
+
+/**
+ * Whether a failed submit of an endorsed transaction may send the same transaction again: the peer or the
+ * orderer was unreachable or not ready (no Raft leader yet). A refusal for the transaction itself (too
+ * large, bad signature) is final.
+ */
+function submitMayRepeat(err: unknown): boolean {
+    if (!(err instanceof GatewayError)) {
+        return false;
+    }
+    const text = [err.message, ...err.details.map((d) => d.message)].join('; ');
+    if (/BAD_REQUEST|FORBIDDEN|exceeds|too large/i.test(text)) {
+        return false;
+    }
+    const transient: number[] = [grpc.status.UNAVAILABLE, grpc.status.DEADLINE_EXCEEDED, grpc.status.CANCELLED];
+    return transient.includes(err.code) || /SERVICE_UNAVAILABLE|NOT_FOUND/.test(text);
+}
 
 /** The chaincode's own message inside a Fabric error text, when there is one. */
 function chaincodeMessage(text: string): string | undefined {
@@ -69,7 +125,8 @@ export function classifyFabricError(err: unknown): InvocationError {
                 return new InvocationError('chaincode', message, options);
             }
         }
-        if (/MVCC_READ_CONFLICT|PHANTOM_READ_CONFLICT/.test(text)) {
+        // Under AND, peers at different heights endorse different read sets: transient, retried like a conflict.
+        if (/MVCC_READ_CONFLICT|PHANTOM_READ_CONFLICT|ProposalResponsePayloads do not match/.test(text)) {
             return new InvocationError('conflict', text, options);
         }
         if (CHAINCODE_UNREACHABLE.test(text)) {
@@ -80,10 +137,27 @@ export function classifyFabricError(err: unknown): InvocationError {
             grpc.status.DEADLINE_EXCEEDED,
             grpc.status.CANCELLED,
         ];
-        const transport = transportCodes.includes(err.code);
+        const code: number = err.code;
+        const transport = transportCodes.includes(code);
         if (transport) {
             const sent = err.name === 'SubmitError' || err.name === 'CommitStatusError';
+            if (!sent && code === (grpc.status.DEADLINE_EXCEEDED as number)) {
+                // repeating work that did not finish in time would only fail again, later
+                return new InvocationError(
+                    'deadline',
+                    `the peer did not finish executing the call within the gateway's timeout ` +
+                        `(ORCHESTRATOR_FABRIC_GATEWAY_TIMEOUT); a smaller request (fewer items per call) may fit: ${text}`,
+                    options,
+                );
+            }
             return new InvocationError(sent ? 'timeout' : 'unavailable', text, options);
+        }
+        if (/exceeds maximum|message payload is \d+ bytes/.test(text)) {
+            return new InvocationError(
+                'too_large',
+                `the orderer refused the transaction as too large: ${text}`,
+                options,
+            );
         }
         return new InvocationError('other', text, options);
     }
@@ -158,6 +232,10 @@ export function transactionEmitted(
     return undefined;
 }
 
+function gatewayKey(mspid: string, peer: PeerConfig): string {
+    return `${mspid} ${peer.endpoint}`;
+}
+
 function readPem(file: string): Buffer | undefined {
     return file ? fs.readFileSync(file) : undefined;
 }
@@ -166,48 +244,146 @@ function readPem(file: string): Buffer | undefined {
 export class FabricGatewayClient implements FabricClient {
     readonly #options: FabricGatewayClientOptions;
     readonly #clients = new Map<string, grpc.Client>();
+    /** by `<mspid> <peer endpoint>` */
     readonly #gateways = new Map<string, Gateway>();
+    /** mspid → the peer its calls go to while its own is unreachable */
+    readonly #preferred = new Map<string, { index: number; since: number }>();
+    readonly #commitWaitMs: number;
+    /** channel → AbsoluteMaxBytes */
+    readonly #limits = new Map<string, number>();
 
     constructor(options: Readonly<FabricGatewayClientOptions>) {
         this.#options = options;
+        this.#commitWaitMs = options.commitWaitMs ?? options.timeoutMs;
     }
 
     async evaluate(request: InvokeRequest): Promise<Uint8Array> {
-        try {
-            return await this.#contract(request).evaluate(request.fn, { arguments: [request.argument] });
-        } catch (err) {
-            throw classifyFabricError(err);
-        }
+        return this.#onAnyPeer(request.mspid, (gateway) =>
+            this.#contract(gateway, request).evaluate(request.fn, { arguments: [request.argument] }),
+        );
     }
 
+    /**
+     * Endorse, order and wait for the commit of one transaction. Once the transaction has been endorsed it is
+     * never replaced by a new one here: a failed or interrupted submit sends the same signed transaction again
+     * (a copy the orderer already took is invalidated as DUPLICATE_TXID at commit, and the first keeps its
+     * status), and a lost commit-status answer is asked again, until the outcome is known or the commit
+     * deadline passes. Only then does the failure leave as `timeout` (outcome unknown, never resubmitted).
+     */
     async submit(request: InvokeRequest): Promise<Uint8Array> {
-        try {
-            const submitted = await this.#contract(request).submitAsync(request.fn, { arguments: [request.argument] });
-            const commit = await submitted.getStatus();
-            if (!commit.successful) {
-                const kind =
-                    commit.code === MVCC_READ_CONFLICT || commit.code === PHANTOM_READ_CONFLICT ? 'conflict' : 'other';
-                throw new InvocationError(
-                    kind,
-                    `transaction ${commit.transactionId} failed to commit with status code ${commit.code}`,
-                    { transactionId: commit.transactionId },
-                );
-            }
-            return submitted.getResult();
-        } catch (err) {
-            throw classifyFabricError(err);
+        // nothing is sent for ordering before the endorsement succeeds
+        let gateway: Gateway | undefined;
+        const transaction = await this.#onAnyPeer(request.mspid, (g) => {
+            gateway = g;
+            return this.#contract(g, request)
+                .newProposal(request.fn, { arguments: [request.argument] })
+                .endorse();
+        });
+        const transactionId = transaction.getTransactionId();
+        const transactionBytes = transaction.getBytes().length;
+        const limitBytes = await this.#transactionLimit(request);
+        if (limitBytes > 0 && transactionBytes > limitBytes) {
+            throw new InvocationError(
+                'too_large',
+                `the transaction is ${transactionBytes} bytes, over the channel's limit of ${limitBytes} bytes ` +
+                    '(orderer BatchSize.AbsoluteMaxBytes)',
+                { transactionId, size: { transactionBytes, limitBytes } },
+            );
         }
+        const deadline = Date.now() + this.#commitWaitMs;
+        let commit: Commit | undefined;
+        let current: Transaction = transaction;
+        for (let attempt = 1; commit === undefined; attempt++) {
+            try {
+                commit = await current.submit();
+            } catch (err) {
+                if (!submitMayRepeat(err)) {
+                    // refused by the orderer: nothing was ordered
+                    const failure = classifyFabricError(err);
+                    throw failure.kind === 'timeout'
+                        ? new InvocationError('other', failure.message, { transactionId, cause: err })
+                        : failure;
+                }
+                if (Date.now() >= deadline) {
+                    throw new InvocationError(
+                        'timeout',
+                        `transaction ${transactionId} could not be handed to the orderer in ${this.#commitWaitMs} ms ` +
+                            `(${err instanceof Error ? err.message : String(err)}); it may still commit`,
+                        { transactionId, cause: err },
+                    );
+                }
+                await pause(Math.min(100 * attempt, 1000));
+                // the same signed transaction, through another peer when this one cannot be reached
+                const next = this.#otherGateway(request.mspid, gateway, err);
+                if (next) {
+                    gateway = next.gateway;
+                    current = gateway.newSignedTransaction(
+                        transaction.getBytes(),
+                        await next.sign(transaction.getDigest()),
+                    );
+                }
+            }
+        }
+        let status: Status | undefined;
+        let currentCommit: Commit = commit;
+        for (let attempt = 1; status === undefined; attempt++) {
+            try {
+                status = await currentCommit.getStatus({
+                    deadline: Math.min(deadline, Date.now() + QUIET_RESUBMIT_MS),
+                });
+            } catch (err) {
+                if (Date.now() >= deadline) {
+                    throw new InvocationError(
+                        'timeout',
+                        `transaction ${transactionId} was sent for ordering, but whether it committed is not known ` +
+                            `after ${this.#commitWaitMs} ms (${err instanceof Error ? err.message : String(err)}); ` +
+                            'it may still commit',
+                        { transactionId, cause: err },
+                    );
+                }
+                await pause(Math.min(100 * attempt, 1000));
+                const next = this.#otherGateway(request.mspid, gateway, err);
+                if (next) {
+                    gateway = next.gateway;
+                    currentCommit = gateway.newSignedCommit(commit.getBytes(), await next.sign(commit.getDigest()));
+                    current = gateway.newSignedTransaction(
+                        transaction.getBytes(),
+                        await next.sign(transaction.getDigest()),
+                    );
+                }
+                if (err instanceof GatewayError && err.code === (grpc.status.DEADLINE_EXCEEDED as number)) {
+                    // No commit yet: an orderer that crashed may have lost it before cutting its block. The
+                    // same transaction again is harmless (a second copy is invalidated as DUPLICATE_TXID and
+                    // the transaction id keeps the first copy's status).
+                    await current.submit().catch(() => undefined);
+                }
+            }
+        }
+        if (!status.successful) {
+            const conflict = status.code === MVCC_READ_CONFLICT || status.code === PHANTOM_READ_CONFLICT;
+            throw new InvocationError(
+                conflict ? 'conflict' : 'other',
+                `transaction ${transactionId} was invalidated at commit with status ${validationCodeName(status.code)} (${status.code})`,
+                { transactionId },
+            );
+        }
+        return transaction.getResult();
     }
 
     async chaincodeEvents(request: ChaincodeEventsRequest): Promise<CloseableAsyncIterable<ChaincodeEventRecord>> {
-        const network = this.#gateway(request.mspid).getNetwork(request.channel);
-        let events;
-        try {
-            events = await network.getChaincodeEvents(request.chaincode, { startBlock: request.startBlock });
-        } catch (err) {
-            throw classifyFabricError(err);
-        }
-        const source = events;
+        let peer = '';
+        const source = await this.#onAnyPeer(request.mspid, (gateway, endpoint) => {
+            peer = endpoint;
+            return gateway
+                .getNetwork(request.channel)
+                .getChaincodeEvents(request.chaincode, { startBlock: request.startBlock });
+        });
+        // a stream cut by its peer moves the next listener to another peer
+        const failed = (failure: InvocationError) => {
+            if (failure.kind === 'unavailable' || failure.kind === 'timeout') {
+                this.#avoid(request.mspid, peer, failure.message);
+            }
+        };
         return {
             async *[Symbol.asyncIterator]() {
                 try {
@@ -220,7 +396,9 @@ export class FabricGatewayClient implements FabricClient {
                         };
                     }
                 } catch (err) {
-                    throw classifyFabricError(err);
+                    const failure = classifyFabricError(err);
+                    failed(failure);
+                    throw failure;
                 }
             },
             close: () => {
@@ -230,10 +408,14 @@ export class FabricGatewayClient implements FabricClient {
     }
 
     async transactionBlock(request: TransactionBlockRequest): Promise<TransactionLocation | undefined> {
-        const qscc = this.#gateway(request.mspid).getNetwork(request.channel).getContract('qscc');
         let block: Uint8Array;
         try {
-            block = await qscc.evaluateTransaction('GetBlockByTxID', request.channel, request.transactionId);
+            block = await this.#onAnyPeer(request.mspid, (gateway) =>
+                gateway
+                    .getNetwork(request.channel)
+                    .getContract('qscc')
+                    .evaluateTransaction('GetBlockByTxID', request.channel, request.transactionId),
+            );
         } catch (err) {
             const failure = classifyFabricError(err);
             if (failure.kind === 'chaincode' || /not found|no such transaction/i.test(failure.message)) {
@@ -261,22 +443,160 @@ export class FabricGatewayClient implements FabricClient {
         this.#clients.clear();
     }
 
-    #contract(request: InvokeRequest) {
-        return this.#gateway(request.mspid)
-            .getNetwork(request.channel)
-            .getContract(request.chaincode, request.contract);
+    /**
+     * The largest transaction the channel's orderer accepts: the configured limit, else the channel's
+     * `BatchSize.AbsoluteMaxBytes` read once from its configuration (cscc); 0 when it cannot be read.
+     */
+    async #transactionLimit(request: InvokeRequest): Promise<number> {
+        if (this.#options.maxTransactionBytes !== undefined && this.#options.maxTransactionBytes > 0) {
+            return this.#options.maxTransactionBytes;
+        }
+        const known = this.#limits.get(request.channel);
+        if (known !== undefined) {
+            return known;
+        }
+        try {
+            const bytes = await this.#onAnyPeer(request.mspid, (gateway) =>
+                gateway
+                    .getNetwork(request.channel)
+                    .getContract('cscc')
+                    .evaluateTransaction('GetChannelConfig', request.channel),
+            );
+            const batchSize = common.Config.deserializeBinary(bytes)
+                .getChannelGroup()
+                ?.getGroupsMap()
+                .get('Orderer')
+                ?.getValuesMap()
+                .get('BatchSize')
+                ?.getValue_asU8();
+            const limit = batchSize ? orderer.BatchSize.deserializeBinary(batchSize).getAbsoluteMaxBytes() : 0;
+            this.#limits.set(request.channel, limit);
+            return limit;
+        } catch {
+            return 0; // the orderer's own refusal is still classified as too_large
+        }
     }
 
-    #gateway(mspid: string): Gateway {
-        const existing = this.#gateways.get(mspid);
-        if (existing) {
-            return existing;
-        }
+    #contract(gateway: Gateway, request: InvokeRequest) {
+        return gateway.getNetwork(request.channel).getContract(request.chaincode, request.contract);
+    }
+
+    #identity(mspid: string): WalletIdentity {
         const identity = this.#options.wallet.get(mspid);
         if (identity === undefined) {
             throw new InvocationError('other', `no identity of organization "${mspid}" in the wallet`);
         }
-        const peer = identity.peer ?? this.#options.defaultPeer;
+        return identity;
+    }
+
+    /**
+     * The peers an identity may call: its own first, then every other peer the wallet knows (any peer of the
+     * channel serves any member's calls; under OR it endorses them itself).
+     */
+    #peersOf(mspid: string): PeerConfig[] {
+        const own = this.#identity(mspid).peer ?? this.#options.defaultPeer;
+        const peers = [own];
+        for (const identity of this.#options.wallet.values()) {
+            const peer = identity.peer ?? this.#options.defaultPeer;
+            if (!peers.some((p) => p.endpoint === peer.endpoint)) {
+                peers.push(peer);
+            }
+        }
+        return peers;
+    }
+
+    /** Index in {@link #peersOf} of the peer to try first. */
+    #firstPeer(mspid: string, count: number): number {
+        const preferred = this.#preferred.get(mspid);
+        if (preferred === undefined || Date.now() - preferred.since > PEER_PREFERENCE_MS) {
+            this.#preferred.delete(mspid);
+            return 0;
+        }
+        return preferred.index % count;
+    }
+
+    #prefer(mspid: string, peers: PeerConfig[], from: number, to: number, reason: string): void {
+        if (from === to) {
+            return;
+        }
+        this.#preferred.set(mspid, { index: to, since: Date.now() });
+        this.#options.onPeerSwitch?.({
+            mspid,
+            from: peers[from]?.endpoint ?? '',
+            to: peers[to]?.endpoint ?? '',
+            reason,
+        });
+    }
+
+    /** Moves `mspid`'s next calls off `endpoint` (its stream or calls failed there). */
+    #avoid(mspid: string, endpoint: string, reason: string): void {
+        const peers = this.#peersOf(mspid);
+        const index = peers.findIndex((p) => p.endpoint === endpoint);
+        if (index >= 0 && peers.length > 1) {
+            this.#prefer(mspid, peers, index, (index + 1) % peers.length, reason);
+        }
+    }
+
+    /**
+     * Runs `call` on the identity's preferred peer, then on each other peer while the failure says the peer
+     * (or its chaincode) could not be reached: nothing was executed there, so the next peer may serve it.
+     */
+    async #onAnyPeer<T>(mspid: string, call: (gateway: Gateway, endpoint: string) => Promise<T>): Promise<T> {
+        const peers = this.#peersOf(mspid);
+        const start = this.#firstPeer(mspid, peers.length);
+        for (let i = 0; ; i++) {
+            const index = (start + i) % peers.length;
+            const peer = peers[index] ?? this.#options.defaultPeer;
+            try {
+                const result = await call(this.#gateway(mspid, peer), peer.endpoint);
+                if (i > 0) {
+                    this.#prefer(mspid, peers, start, index, 'unreachable');
+                }
+                return result;
+            } catch (err) {
+                const failure = classifyFabricError(err);
+                if (failure.kind !== 'unavailable' || i + 1 >= peers.length) {
+                    throw failure;
+                }
+            }
+        }
+    }
+
+    /**
+     * When a submit or commit-status call failed on `current` for want of a reachable peer, the gateway of the
+     * next peer for the same identity, with a signer to sign the same transaction or commit request for it.
+     */
+    #otherGateway(
+        mspid: string,
+        current: Gateway | undefined,
+        err: unknown,
+    ): { gateway: Gateway; sign: (digest: Uint8Array) => Promise<Uint8Array> } | undefined {
+        // only a peer that cannot be reached at all (no peer-side details) is left for another
+        const unreachable =
+            err instanceof GatewayError && err.code === (grpc.status.UNAVAILABLE as number) && !err.details.length;
+        if (!unreachable) {
+            return undefined;
+        }
+        const reason = err.message;
+        const peers = this.#peersOf(mspid);
+        if (peers.length < 2) {
+            return undefined;
+        }
+        const index = peers.findIndex((p) => this.#gateways.get(gatewayKey(mspid, p)) === current);
+        const next = (Math.max(index, 0) + 1) % peers.length;
+        this.#prefer(mspid, peers, Math.max(index, 0), next, reason);
+        const peer = peers[next] ?? this.#options.defaultPeer;
+        const signer = signers.newPrivateKeySigner(this.#identity(mspid).privateKey);
+        return { gateway: this.#gateway(mspid, peer), sign: (digest) => signer(digest) };
+    }
+
+    #gateway(mspid: string, peer: PeerConfig): Gateway {
+        const key = gatewayKey(mspid, peer);
+        const existing = this.#gateways.get(key);
+        if (existing) {
+            return existing;
+        }
+        const identity = this.#identity(mspid);
         const deadline = (): grpc.CallOptions => ({ deadline: Date.now() + this.#options.timeoutMs });
         const clientCert = readPem(peer.tlsClientCertPath);
         const gateway = connect({
@@ -297,7 +617,7 @@ export class FabricGatewayClient implements FabricClient {
             submitOptions: deadline,
             commitStatusOptions: deadline,
         });
-        this.#gateways.set(mspid, gateway);
+        this.#gateways.set(key, gateway);
         return gateway;
     }
 

@@ -20,7 +20,7 @@ export type {
 export { FabricGatewayClient, classifyFabricError, blockNumberOf } from './fabricgateway';
 export { FABRIC_HEALTH_SERVICE, FabricHealth, channelHealthService } from './health';
 export type { FabricHealthOptions, ProbeTarget, ServingStatus } from './health';
-export { Invoker, IDEMPOTENT_REGISTRATIONS, toStatusError } from './invoker';
+export { Invoker, toStatusError } from './invoker';
 export { GatewayMetrics } from './metrics';
 export { DEFAULT_RETRY_POLICY, backoffDelay, nextDelay } from './retry';
 export type { RetryPolicy } from './retry';

@@ -32,145 +32,10 @@ export interface InvokerOptions {
 }
 
 /**
- * How to turn an "already exists" after a timed-out attempt into success: the keys the request
- * registers, the getter that returns each asset, and the response built from the assets.
- */
-interface Recovery {
-    keys(request: Uint8Array): string[];
-    getter: { readonly contract: string; readonly fn: string; encode(key: string): Uint8Array };
-    response(assets: Uint8Array[]): Uint8Array;
-}
-
-const encodeKey = {
-    task: (key: string) => orchestrator.GetTaskParam.encode({ key }).finish(),
-    sample: (key: string) => orchestrator.GetDataSampleParam.encode({ key }).finish(),
-    fn: (key: string) => orchestrator.GetFunctionParam.encode({ key }).finish(),
-    manager: (key: string) => orchestrator.GetDataManagerParam.encode({ key }).finish(),
-    model: (key: string) => orchestrator.GetModelParam.encode({ key }).finish(),
-    plan: (key: string) => orchestrator.GetComputePlanParam.encode({ key }).finish(),
-    failureReport: (key: string) => orchestrator.GetFailureReportParam.encode({ asset_key: key }).finish(),
-    /** A performance is identified by its task and output identifier, joined by a NUL character. */
-    performance: (key: string) => {
-        const [taskKey = '', identifier = ''] = key.split('\u0000');
-        return orchestrator.QueryPerformancesParam.encode({
-            page_size: 1,
-            filter: { compute_task_key: taskKey, compute_task_output_identifier: identifier },
-        }).finish();
-    },
-};
-
-function single(assets: Uint8Array[]): Uint8Array {
-    const [asset] = assets;
-    if (asset === undefined) {
-        throw new StatusError(status.INTERNAL, 'OE0007: no asset to return');
-    }
-    return asset;
-}
-
-const RECOVERIES: ReadonlyMap<string, Recovery> = new Map<string, Recovery>([
-    [
-        'RegisterTasks',
-        {
-            keys: (req) => orchestrator.RegisterTasksParam.decode(req).tasks.map((t) => t.key ?? ''),
-            getter: { contract: 'orchestrator.computetask', fn: 'GetTask', encode: encodeKey.task },
-            response: (assets) =>
-                orchestrator.RegisterTasksResponse.encode({
-                    tasks: assets.map((a) => orchestrator.ComputeTask.decode(a)),
-                }).finish(),
-        },
-    ],
-    [
-        'RegisterDataSamples',
-        {
-            keys: (req) => orchestrator.RegisterDataSamplesParam.decode(req).samples.map((s) => s.key ?? ''),
-            getter: { contract: 'orchestrator.datasample', fn: 'GetDataSample', encode: encodeKey.sample },
-            response: (assets) =>
-                orchestrator.RegisterDataSamplesResponse.encode({
-                    data_samples: assets.map((a) => orchestrator.DataSample.decode(a)),
-                }).finish(),
-        },
-    ],
-    [
-        'RegisterModels',
-        {
-            keys: (req) => orchestrator.RegisterModelsParam.decode(req).models.map((m) => m.key ?? ''),
-            getter: { contract: 'orchestrator.model', fn: 'GetModel', encode: encodeKey.model },
-            response: (assets) =>
-                orchestrator.RegisterModelsResponse.encode({
-                    models: assets.map((a) => orchestrator.Model.decode(a)),
-                }).finish(),
-        },
-    ],
-    [
-        'RegisterModel',
-        {
-            keys: (req) => [orchestrator.NewModel.decode(req).key],
-            getter: { contract: 'orchestrator.model', fn: 'GetModel', encode: encodeKey.model },
-            response: single,
-        },
-    ],
-    [
-        'RegisterFunction',
-        {
-            keys: (req) => [orchestrator.NewFunction.decode(req).key],
-            getter: { contract: 'orchestrator.function', fn: 'GetFunction', encode: encodeKey.fn },
-            response: single,
-        },
-    ],
-    [
-        'RegisterPlan',
-        {
-            keys: (req) => [orchestrator.NewComputePlan.decode(req).key],
-            getter: { contract: 'orchestrator.computeplan', fn: 'GetPlan', encode: encodeKey.plan },
-            response: single,
-        },
-    ],
-    [
-        'RegisterFailureReport',
-        {
-            keys: (req) => [orchestrator.NewFailureReport.decode(req).asset_key],
-            getter: {
-                contract: 'orchestrator.failurereport',
-                fn: 'GetFailureReport',
-                encode: encodeKey.failureReport,
-            },
-            response: single,
-        },
-    ],
-    [
-        'RegisterPerformance',
-        {
-            keys: (req) => {
-                const performance = orchestrator.NewPerformance.decode(req);
-                return [`${performance.compute_task_key}\u0000${performance.compute_task_output_identifier}`];
-            },
-            getter: { contract: 'orchestrator.performance', fn: 'QueryPerformances', encode: encodeKey.performance },
-            response: (pages) => {
-                const [found] = orchestrator.QueryPerformancesResponse.decode(single(pages)).Performances;
-                if (found === undefined) {
-                    throw new StatusError(status.INTERNAL, 'OE0007: the registered performance cannot be found');
-                }
-                return orchestrator.Performance.encode(found).finish();
-            },
-        },
-    ],
-    [
-        'RegisterDataManager',
-        {
-            keys: (req) => [orchestrator.NewDataManager.decode(req).key],
-            getter: { contract: 'orchestrator.datamanager', fn: 'GetDataManager', encode: encodeKey.manager },
-            response: single,
-        },
-    ],
-]);
-
-/** Names of the RPCs whose "already exists" after a timed-out attempt is treated as success. */
-export const IDEMPOTENT_REGISTRATIONS: readonly string[] = Object.freeze([...RECOVERIES.keys()]);
-
-/**
  * Routes RPCs to the chaincode: read-only RPCs are evaluated, the others submitted and awaited until
- * commit. Conflicts, unreachable peers and timeouts are retried with a new transaction under a bounded,
- * jittered backoff. Failures leave as {@link StatusError}s.
+ * commit. Conflicts and unreachable peers (nothing reached the ledger) are retried with a new transaction
+ * under a bounded, jittered backoff; a transaction whose outcome stayed unknown is never resubmitted.
+ * Failures leave as {@link StatusError}s.
  */
 export class Invoker {
     readonly #fabric: FabricClient;
@@ -242,7 +107,6 @@ export class Invoker {
             started ??= this.#now();
             return rpc.readOnly ? this.#fabric.evaluate(request) : this.#fabric.submit(request);
         };
-        let timedOut = false;
         for (let attempt = 1; ; attempt++) {
             try {
                 if (attempt > 1 && signal?.aborted) {
@@ -257,17 +121,11 @@ export class Invoker {
                     throw new StatusError(status.CANCELLED, err.message);
                 }
                 const failure = asInvocationError(err);
-                const recovery = RECOVERIES.get(rpc.method);
-                if (timedOut && recovery && failure.kind === 'chaincode' && failure.message.includes('OE0006')) {
-                    logger?.info({ attempt }, 'registration already committed by a timed-out attempt');
-                    return this.#recover(recovery, target, argument);
-                }
                 const elapsed = this.#now() - (started ?? this.#now());
                 const delay = nextDelay(this.#policy, failure.kind, attempt, elapsed, this.#random);
                 if (delay === undefined) {
-                    throw toStatusError(failure);
+                    throw toStatusError(failure, attempt, batchHint(rpc, argument, failure));
                 }
-                timedOut ||= failure.kind === 'timeout';
                 logger?.warn(
                     { attempt, kind: failure.kind, delayMs: delay, txId: failure.transactionId, err: failure.message },
                     'retrying transaction',
@@ -276,29 +134,53 @@ export class Invoker {
             }
         }
     }
+}
 
-    async #recover(recovery: Recovery, target: CallTarget, argument: Uint8Array): Promise<Uint8Array> {
-        const assets: Uint8Array[] = [];
-        for (const key of recovery.keys(argument)) {
-            const request = { ...target, contract: recovery.getter.contract, fn: recovery.getter.fn };
-            try {
-                assets.push(await this.#fabric.evaluate({ ...request, argument: recovery.getter.encode(key) }));
-            } catch (err) {
-                throw toStatusError(asInvocationError(err));
-            }
-        }
-        return recovery.response(assets);
+/** Items per call of the batch RPCs, read from their request. */
+const BATCH_ITEMS: Readonly<Record<string, { noun: string; count(request: Uint8Array): number }>> = {
+    RegisterTasks: { noun: 'tasks', count: (r) => orchestrator.RegisterTasksParam.decode(r).tasks.length },
+    RegisterDataSamples: {
+        noun: 'data samples',
+        count: (r) => orchestrator.RegisterDataSamplesParam.decode(r).samples.length,
+    },
+    RegisterModels: { noun: 'models', count: (r) => orchestrator.RegisterModelsParam.decode(r).models.length },
+};
+
+/** For a batch too large for one transaction: how many items per call would fit (with a 10 % margin). */
+export function batchHint(rpc: RpcInfo, request: Uint8Array, failure: InvocationError): string {
+    const batch = BATCH_ITEMS[rpc.method];
+    if (failure.kind !== 'too_large' || !batch || !failure.size) {
+        return '';
     }
+    const count = batch.count(request);
+    if (count <= 1) {
+        return '';
+    }
+    const perItem = failure.size.transactionBytes / count;
+    const safe = Math.max(1, Math.floor((failure.size.limitBytes * 0.9) / perItem));
+    return `; this ${rpc.method} of ${count} ${batch.noun} takes about ${Math.round(perItem)} bytes per item: send at most ${safe} ${batch.noun} per call`;
 }
 
 /**
  * gRPC status of a final failure: chaincode messages by their orchestration code (UNKNOWN when none),
- * transport failures and timeouts UNAVAILABLE, everything else UNKNOWN.
+ * conflicts still unresolved, unreachable peers and unknown outcomes UNAVAILABLE, transactions over the
+ * channel's size limit RESOURCE_EXHAUSTED, work that did not finish in time DEADLINE_EXCEEDED, everything
+ * else UNKNOWN.
  */
-export function toStatusError(failure: InvocationError): StatusError {
+export function toStatusError(failure: InvocationError, attempts = 1, hint = ''): StatusError {
     switch (failure.kind) {
+        case 'too_large':
+            return new StatusError(status.RESOURCE_EXHAUSTED, failure.message + hint);
+        case 'deadline':
+            return new StatusError(status.DEADLINE_EXCEEDED, failure.message);
         case 'chaincode':
             return new StatusError(statusForMessage(failure.message), failure.message);
+        case 'conflict':
+            // transient by nature: UNAVAILABLE is what the Substra backend retries (with a growing delay)
+            return new StatusError(
+                status.UNAVAILABLE,
+                `still conflicting with concurrent transactions after ${attempts} attempts: ${failure.message}`,
+            );
         case 'unavailable':
         case 'timeout':
             return new StatusError(status.UNAVAILABLE, failure.message);

@@ -30,6 +30,11 @@ export async function main(): Promise<void> {
         wallet,
         defaultPeer: config.peer,
         timeoutMs: config.gatewayTimeoutMs,
+        commitWaitMs: config.gatewayTimeoutMs,
+        maxTransactionBytes: config.maxTransactionBytes,
+        onPeerSwitch: (switched) => {
+            logger.warn(switched, 'peer unreachable: calls of this identity go to another peer of the channel');
+        },
     });
     const server = new GatewayServer({
         config,

@@ -2,10 +2,19 @@ import type { FailureKind } from './fabric';
 
 /** Bounded, jittered exponential backoff for retried transactions. */
 export interface RetryPolicy {
-    /** Attempts in all, the first included (1 disables retries). */
+    /** Attempts in all for a peer or chaincode that cannot be reached, the first included (1 disables them). */
     readonly maxAttempts: number;
-    /** No new attempt starts once this much time has passed since the first one. */
+    /**
+     * Unreachable peers and chaincodes (a chaincode process restarting, a peer coming back) are retried until
+     * this much time has passed since the first attempt, and at least `maxAttempts` times.
+     */
     readonly budgetMs: number;
+    /**
+     * Attempts in all for a transaction invalidated by a conflict (MVCC or phantom read, or endorsements that
+     * differ under AND). Not bounded by `budgetMs`: a conflict is only known once the block is cut, and a
+     * budget as short as a block would otherwise never retry one.
+     */
+    readonly conflictAttempts: number;
     /** Upper bound of the first delay; doubled at each further retry. */
     readonly baseDelayMs: number;
     /** Cap of the delay bound. */
@@ -15,6 +24,7 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
     maxAttempts: 5,
     budgetMs: 30_000,
+    conflictAttempts: 20,
     baseDelayMs: 100,
     maxDelayMs: 2_000,
 });
@@ -29,12 +39,12 @@ export function backoffDelay(policy: RetryPolicy, retry: number, random: () => n
 }
 
 /**
- * Whether a failure may be retried with a new transaction. Conflicts and unreachable peers left nothing
- * on the ledger; timeouts are ambiguous but retried because registrations are made idempotent by the
- * caller (an "already exists" after a timeout counts as success).
+ * Whether a failure may be retried with a new transaction: only when the failed one provably left nothing
+ * on the ledger (a conflict invalidated it, or no peer could endorse it). A transaction whose outcome is
+ * unknown (`timeout`) is never replaced by a new one: the Fabric client already waited for its status.
  */
 export function isRetryable(kind: FailureKind): boolean {
-    return kind === 'conflict' || kind === 'unavailable' || kind === 'timeout';
+    return kind === 'conflict' || kind === 'unavailable';
 }
 
 /** Decide the delay before the next attempt, or undefined to give up. */
@@ -45,12 +55,13 @@ export function nextDelay(
     elapsedMs: number,
     random: () => number = Math.random,
 ): number | undefined {
-    if (!isRetryable(kind) || attempt >= policy.maxAttempts) {
+    if (!isRetryable(kind)) {
         return undefined;
     }
     const delay = backoffDelay(policy, attempt, random);
-    if (elapsedMs + delay > policy.budgetMs) {
-        return undefined;
+    if (kind === 'conflict') {
+        return attempt < policy.conflictAttempts ? delay : undefined;
     }
-    return delay;
+    const withinBudget = elapsedMs + delay <= policy.budgetMs;
+    return attempt < policy.maxAttempts || withinBudget ? delay : undefined;
 }

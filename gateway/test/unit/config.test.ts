@@ -80,7 +80,13 @@ describe('environment', () => {
         expect(config.metricsPort).toBe(8484);
         expect(config.metricsEnabled).toBe(true);
         expect(config.gatewayTimeoutMs).toBe(20_000);
-        expect(config.retry).toEqual({ maxAttempts: 5, budgetMs: 30_000, baseDelayMs: 100, maxDelayMs: 2000 });
+        expect(config.retry).toEqual({
+            maxAttempts: 5,
+            budgetMs: 30_000,
+            conflictAttempts: 20,
+            baseDelayMs: 100,
+            maxDelayMs: 2000,
+        });
         expect(config.tls.enabled).toBe(false);
         expect(config.defaultChaincode).toBe('mycc');
         expect(config.maxConcurrentSubmits).toBe(256);

@@ -52,10 +52,10 @@ describe('orchestration error codes to gRPC status', () => {
         expect(statusForMessage('OE0007: internal: OE0003: bad request')).toBe(status.FAILED_PRECONDITION);
     });
 
-    it('gives transport failures and timeouts UNAVAILABLE, conflicts and others UNKNOWN', () => {
+    it('gives transport failures, unknown outcomes and unresolved conflicts UNAVAILABLE, others UNKNOWN', () => {
         expect(toStatusError(new InvocationError('unavailable', 'x')).code).toBe(status.UNAVAILABLE);
         expect(toStatusError(new InvocationError('timeout', 'x')).code).toBe(status.UNAVAILABLE);
-        expect(toStatusError(new InvocationError('conflict', 'MVCC_READ_CONFLICT')).code).toBe(status.UNKNOWN);
+        expect(toStatusError(new InvocationError('conflict', 'MVCC_READ_CONFLICT')).code).toBe(status.UNAVAILABLE);
         expect(toStatusError(new InvocationError('other', 'OE0002 in other')).code).toBe(status.UNKNOWN);
         expect(toStatusError(new InvocationError('chaincode', 'OE0006: exists')).code).toBe(status.ALREADY_EXISTS);
     });

@@ -2,12 +2,18 @@ import { status } from '@grpc/grpc-js';
 import { RPCS, orchestrator, type RpcInfo } from '@substra-fabric/api';
 import { describe, expect, it } from 'vitest';
 import { StatusError } from '../../src/errors';
-import { InvocationError, type FailureKind, type InvokeRequest } from '../../src/fabric';
-import { IDEMPOTENT_REGISTRATIONS, Invoker } from '../../src/invoker';
+import { InvocationError, type FailureKind } from '../../src/fabric';
+import { Invoker } from '../../src/invoker';
 import { backoffDelay, nextDelay, type RetryPolicy } from '../../src/retry';
 import { FakeFabric } from './helpers';
 
-const policy: RetryPolicy = { maxAttempts: 4, budgetMs: 10_000, baseDelayMs: 100, maxDelayMs: 1000 };
+const policy: RetryPolicy = {
+    maxAttempts: 4,
+    budgetMs: 10_000,
+    conflictAttempts: 4,
+    baseDelayMs: 100,
+    maxDelayMs: 1000,
+};
 const target = { mspid: 'Org1MSP', channel: 'mychannel', chaincode: 'mycc' };
 
 function rpc(method: string): RpcInfo {
@@ -25,28 +31,6 @@ function throwingFabric(kind: FailureKind, message: string): FakeFabric {
         throw new InvocationError(kind, message);
     };
     return fabric;
-}
-
-/**
- * A fake Fabric handler whose first submit times out (`timeoutMessage`) and every later one fails as a chaincode
- * error (`existsMessage`, the registration being already there); evaluates are answered by `read`.
- */
-function timeoutThenExists(
-    timeoutMessage: string,
-    existsMessage: string,
-    read: (request: InvokeRequest) => Uint8Array,
-): FakeFabric['handler'] {
-    let submits = 0;
-    return (mode, req) => {
-        if (mode === 'submit') {
-            submits++;
-            throw new InvocationError(
-                submits === 1 ? 'timeout' : 'chaincode',
-                submits === 1 ? timeoutMessage : existsMessage,
-            );
-        }
-        return read(req);
-    };
 }
 
 function newInvoker(
@@ -102,14 +86,23 @@ describe('backoff', () => {
         expect(backoffDelay(policy, 10, () => 0)).toBe(500);
     });
 
-    it('retries only conflicts, timeouts and unavailable peers, within attempts and budget', () => {
+    it('retries only conflicts and unavailable peers; never an unknown outcome', () => {
         expect(nextDelay(policy, 'conflict', 1, 0, () => 1)).toBe(100);
         expect(nextDelay(policy, 'unavailable', 1, 0, () => 1)).toBe(100);
-        expect(nextDelay(policy, 'timeout', 1, 0, () => 1)).toBe(100);
+        expect(nextDelay(policy, 'timeout', 1, 0, () => 1)).toBeUndefined();
         expect(nextDelay(policy, 'chaincode', 1, 0)).toBeUndefined();
         expect(nextDelay(policy, 'other', 1, 0)).toBeUndefined();
+    });
+
+    it('bounds conflicts by their attempts only, whatever the budget', () => {
+        expect(nextDelay(policy, 'conflict', 3, 60_000, () => 1)).toBe(400);
         expect(nextDelay(policy, 'conflict', 4, 0)).toBeUndefined();
-        expect(nextDelay(policy, 'conflict', 1, 9_950, () => 1)).toBeUndefined();
+    });
+
+    it('retries an unreachable peer for at least maxAttempts, then while the budget lasts', () => {
+        expect(nextDelay(policy, 'unavailable', 3, 60_000, () => 1)).toBe(400);
+        expect(nextDelay(policy, 'unavailable', 10, 0, () => 1)).toBe(1000);
+        expect(nextDelay(policy, 'unavailable', 10, 9_500, () => 1)).toBeUndefined();
     });
 });
 
@@ -124,17 +117,52 @@ describe('invoker retries', () => {
         expect(delays).toEqual([75, 150]);
     });
 
-    it('gives up after the maximum number of attempts with UNKNOWN', async () => {
+    it('gives up on a conflict after conflictAttempts with UNAVAILABLE (retryable) and says why', async () => {
         const fabric = new FakeFabric();
         fabric.handler = failing(['conflict', 'conflict', 'conflict', 'conflict', 'conflict']);
         const { invoker } = newInvoker(fabric);
         const err = await rejection(invoker.invoke(rpc('RegisterPlan'), target, Uint8Array.from([1])));
-        expect(err.code).toBe(status.UNKNOWN);
-        expect(err.message).toBe('conflict failure');
+        expect(err.code).toBe(status.UNAVAILABLE);
+        expect(err.message).toBe('still conflicting with concurrent transactions after 4 attempts: conflict failure');
         expect(fabric.calls).toHaveLength(4);
     });
 
-    it('stops when the retry budget is spent', async () => {
+    it('retries conflicts even when the budget is shorter than one block', async () => {
+        const fabric = new FakeFabric();
+        const clock = { now: 0 };
+        let n = 0;
+        fabric.handler = () => {
+            clock.now += 500; // the conflict is known only when the block is cut
+            if (++n < 3) throw new InvocationError('conflict', 'MVCC_READ_CONFLICT');
+            return Uint8Array.from([1]);
+        };
+        const invoker = new Invoker({
+            fabric,
+            version: 'v',
+            retryPolicy: { ...policy, budgetMs: 500 },
+            now: () => clock.now,
+            sleep: () => Promise.resolve(),
+        });
+        await expect(invoker.invoke(rpc('ApplyTaskAction'), target, Uint8Array.from([1]))).resolves.toEqual(
+            Uint8Array.from([1]),
+        );
+        expect(fabric.calls).toHaveLength(3);
+    });
+
+    it('never resubmits a transaction whose outcome is unknown', async () => {
+        const fabric = throwingFabric(
+            'timeout',
+            'transaction t1 was sent for ordering, but whether it committed is not known',
+        );
+        const { invoker, delays } = newInvoker(fabric);
+        const err = await rejection(invoker.invoke(rpc('ApplyTaskAction'), target, Uint8Array.from([1])));
+        expect(err.code).toBe(status.UNAVAILABLE);
+        expect(err.message).toContain('whether it committed is not known');
+        expect(fabric.calls).toHaveLength(1);
+        expect(delays).toEqual([]);
+    });
+
+    it('retries an unreachable peer maxAttempts times even past the budget, then stops', async () => {
         const fabric = new FakeFabric();
         const clock = { now: 0 };
         fabric.handler = () => {
@@ -144,7 +172,21 @@ describe('invoker retries', () => {
         const { invoker } = newInvoker(fabric, { clock });
         const err = await rejection(invoker.invoke(rpc('GetTask'), target, Uint8Array.from([1])));
         expect(err.code).toBe(status.UNAVAILABLE);
-        expect(fabric.calls).toHaveLength(2);
+        expect(fabric.calls).toHaveLength(4);
+    });
+
+    it('keeps retrying an unreachable chaincode (a process restarting) while the budget lasts', async () => {
+        const fabric = new FakeFabric();
+        const clock = { now: 0 };
+        fabric.handler = () => {
+            clock.now += 100;
+            if (clock.now < 5_000) throw new InvocationError('unavailable', 'could not launch chaincode');
+            return Uint8Array.from([2]);
+        };
+        const { invoker } = newInvoker(fabric, { clock });
+        const reply = await invoker.invoke(rpc('RegisterPlan'), target, Uint8Array.from([1]));
+        expect([...reply]).toEqual([2]);
+        expect(fabric.calls.length).toBeGreaterThan(policy.maxAttempts);
     });
 
     it('never retries chaincode errors', async () => {
@@ -156,115 +198,12 @@ describe('invoker retries', () => {
         expect(delays).toEqual([]);
     });
 
-    it('counts a RegisterTasks conflict after a timed-out attempt as success', async () => {
-        const fabric = new FakeFabric();
-        const request = orchestrator.RegisterTasksParam.encode({ tasks: [{ key: 't1' }, { key: 't2' }] }).finish();
-        fabric.handler = timeoutThenExists(
-            'commit status deadline exceeded',
-            'OE0006: task t1 already exists',
-            (req) => {
-                expect(req.fn).toBe('GetTask');
-                expect(req.contract).toBe('orchestrator.computetask');
-                const { key } = orchestrator.GetTaskParam.decode(req.argument);
-                return orchestrator.ComputeTask.encode({ key, owner: 'Org1MSP' }).finish();
-            },
-        );
-        const { invoker } = newInvoker(fabric);
-        const reply = await invoker.invoke(rpc('RegisterTasks'), target, request);
-        const response = orchestrator.RegisterTasksResponse.decode(reply);
-        expect(response.tasks.map((t) => t.key)).toEqual(['t1', 't2']);
-        expect(fabric.calls.map((c) => `${c.mode}:${c.request.fn}`)).toEqual([
-            'submit:RegisterTasks',
-            'submit:RegisterTasks',
-            'evaluate:GetTask',
-            'evaluate:GetTask',
-        ]);
-    });
-
-    it('recovers RegisterPlan, RegisterFailureReport and RegisterPerformance after a timed-out attempt (distributed §4.5, §7.4)', async () => {
-        const cases = [
-            {
-                method: 'RegisterPlan',
-                request: orchestrator.NewComputePlan.encode({ key: 'p1' }).finish(),
-                getter: 'GetPlan',
-                answer: (req: Uint8Array) =>
-                    orchestrator.ComputePlan.encode({ key: orchestrator.GetComputePlanParam.decode(req).key }).finish(),
-                check: (reply: Uint8Array) => {
-                    expect(orchestrator.ComputePlan.decode(reply).key).toBe('p1');
-                },
-            },
-            {
-                method: 'RegisterFailureReport',
-                request: orchestrator.NewFailureReport.encode({ asset_key: 't1' }).finish(),
-                getter: 'GetFailureReport',
-                answer: (req: Uint8Array) =>
-                    orchestrator.FailureReport.encode({
-                        asset_key: orchestrator.GetFailureReportParam.decode(req).asset_key,
-                    }).finish(),
-                check: (reply: Uint8Array) => {
-                    expect(orchestrator.FailureReport.decode(reply).asset_key).toBe('t1');
-                },
-            },
-            {
-                method: 'RegisterPerformance',
-                request: orchestrator.NewPerformance.encode({
-                    compute_task_key: 't1',
-                    compute_task_output_identifier: 'perf',
-                    performance_value: 0.5,
-                }).finish(),
-                getter: 'QueryPerformances',
-                answer: (req: Uint8Array) => {
-                    const { filter, page_size } = orchestrator.QueryPerformancesParam.decode(req);
-                    expect(page_size).toBe(1);
-                    return orchestrator.QueryPerformancesResponse.encode({
-                        Performances: [
-                            {
-                                compute_task_key: filter?.compute_task_key ?? '',
-                                compute_task_output_identifier: filter?.compute_task_output_identifier ?? '',
-                                performance_value: 0.5,
-                            },
-                        ],
-                    }).finish();
-                },
-                check: (reply: Uint8Array) => {
-                    const performance = orchestrator.Performance.decode(reply);
-                    expect(performance.compute_task_key).toBe('t1');
-                    expect(performance.compute_task_output_identifier).toBe('perf');
-                },
-            },
-        ];
-        for (const c of cases) {
-            const fabric = new FakeFabric();
-            fabric.handler = timeoutThenExists('deadline exceeded', 'OE0006: already exists', (req) => {
-                expect(req.fn).toBe(c.getter);
-                return c.answer(req.argument);
-            });
-            const { invoker } = newInvoker(fabric);
-            c.check(await invoker.invoke(rpc(c.method), target, c.request));
-            expect(IDEMPOTENT_REGISTRATIONS).toContain(c.method);
-        }
-    });
-
-    it('reports a conflict without a previous timeout as ALREADY_EXISTS', async () => {
+    it('reports an existing registration as ALREADY_EXISTS', async () => {
         const fabric = throwingFabric('chaincode', 'OE0006: task t1 already exists');
         const { invoker } = newInvoker(fabric);
         const request = orchestrator.RegisterTasksParam.encode({ tasks: [{ key: 't1' }] }).finish();
         const err = await rejection(invoker.invoke(rpc('RegisterTasks'), target, request));
         expect(err.code).toBe(status.ALREADY_EXISTS);
-    });
-
-    it('keeps ALREADY_EXISTS after a timeout for registrations without recovery', async () => {
-        const fabric = new FakeFabric();
-        let n = 0;
-        fabric.handler = () => {
-            n++;
-            throw new InvocationError(n === 1 ? 'timeout' : 'chaincode', n === 1 ? 'timeout' : 'OE0006: exists');
-        };
-        const { invoker } = newInvoker(fabric);
-        const err = await rejection(invoker.invoke(rpc('RegisterOrganization'), target, Uint8Array.from([])));
-        expect(err.code).toBe(status.ALREADY_EXISTS);
-        expect(IDEMPOTENT_REGISTRATIONS).toContain('RegisterTasks');
-        expect(IDEMPOTENT_REGISTRATIONS).not.toContain('RegisterOrganization');
     });
 });
 

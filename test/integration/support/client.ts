@@ -36,15 +36,21 @@ type UnaryFn = (
 type StreamFn = (request: object, metadata: grpc.Metadata) => grpc.ClientReadableStream<orchestrator.IEvent>;
 
 const channels = new Map<string, Map<string, grpc.Client>>();
+const insecure = grpc.credentials.createInsecure();
+const credentialIds = new WeakMap<grpc.ChannelCredentials, number>();
+let credentialCount = 0;
 
-function stub(address: string, service: string): grpc.Client {
-    let byService = channels.get(address);
-    if (!byService) channels.set(address, (byService = new Map<string, grpc.Client>()));
+function stub(address: string, service: string, credentials: grpc.ChannelCredentials = insecure): grpc.Client {
+    let credentialId = credentialIds.get(credentials);
+    if (credentialId === undefined) credentialIds.set(credentials, (credentialId = ++credentialCount));
+    const key = `${address} ${String(credentialId)}`;
+    let byService = channels.get(key);
+    if (!byService) channels.set(key, (byService = new Map<string, grpc.Client>()));
     let client = byService.get(service);
     if (!client) {
         const ctor = pkg[service];
         if (!ctor) throw new Error(`unknown service ${service}`);
-        client = new ctor(address, grpc.credentials.createInsecure());
+        client = new ctor(address, credentials);
         byService.set(service, client);
     }
     return client;
@@ -81,16 +87,18 @@ export class OrgClient {
         readonly address: string,
         readonly mspid: string,
         readonly channel: string,
+        /** TLS (and client certificate) of the connection; plaintext when undefined */
+        readonly credentials?: grpc.ChannelCredentials,
     ) {}
 
     on(channel: string): OrgClient {
-        return new OrgClient(this.address, this.mspid, channel);
+        return new OrgClient(this.address, this.mspid, channel, this.credentials);
     }
 
     call<T = unknown>(rpc: RpcName, request: object = {}, headers?: Partial<Headers>): Promise<T> {
         const { service, method } = rpcInfo(rpc);
         record(rpc);
-        const client = stub(this.address, service) as unknown as Record<string, UnaryFn>;
+        const client = stub(this.address, service, this.credentials) as unknown as Record<string, UnaryFn>;
         const fn = client[method];
         if (!fn) throw new Error(`no method ${method}`);
         const md = metadataOf({ mspid: this.mspid, channel: this.channel, ...headers });
@@ -104,7 +112,7 @@ export class OrgClient {
 
     subscribe(startEventId = '', headers?: Partial<Headers>): EventSubscription {
         record('EventService/SubscribeToEvents');
-        const client = stub(this.address, 'EventService') as unknown as Record<string, StreamFn>;
+        const client = stub(this.address, 'EventService', this.credentials) as unknown as Record<string, StreamFn>;
         const fn = client.SubscribeToEvents;
         if (!fn) throw new Error('no SubscribeToEvents');
         const md = metadataOf({ mspid: this.mspid, channel: this.channel, ...headers });

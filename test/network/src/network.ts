@@ -152,6 +152,9 @@ export interface FabricNetwork {
     /** name → pid, restarts, log of every supervised process */
     processes(): SupervisedProcess[];
     process(name: string): SupervisedProcess | undefined;
+    /** kills process `name` and keeps it down (an outage under test) until {@link resumeProcess} */
+    holdProcess(name: string): Promise<void>;
+    resumeProcess(name: string): Promise<void>;
     /** the environment of `peer` CLI commands as that org's admin (peer channel getinfo, fetch, ...) */
     adminEnv(mspId: string): NodeJS.ProcessEnv;
     stop(): Promise<void>;
@@ -1032,6 +1035,8 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
         ordererTlsCaFile: ordererTlsCa,
         processes: () => supervisor.processes,
         process: (name) => supervisor.process(name),
+        holdProcess: (name) => supervisor.hold(name),
+        resumeProcess: (name) => supervisor.resume(name),
         adminEnv,
         stop: () => {
             stopping ??= (async () => {

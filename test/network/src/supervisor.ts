@@ -49,6 +49,8 @@ interface Slot {
     timer: NodeJS.Timeout | undefined;
     /** resolves on the current child's exit */
     exited: Promise<void>;
+    /** stopped on purpose (an outage under test): not restarted until resumed */
+    held: boolean;
 }
 
 export function logTail(file: string, lines = 25): string {
@@ -82,6 +84,7 @@ export class Supervisor {
             startedAt: 0,
             timer: undefined,
             exited: Promise.resolve(),
+            held: false,
         };
         this.#slots.set(spec.name, slot);
         const child = this.#spawn(slot);
@@ -99,6 +102,36 @@ export class Supervisor {
 
     process(name: string): SupervisedProcess | undefined {
         return this.processes.find((p) => p.name === name);
+    }
+
+    /** Kills process `name` (SIGKILL) and keeps it down until {@link resume}: an outage, for tests. */
+    async hold(name: string): Promise<void> {
+        const slot = this.#slot(name);
+        slot.held = true;
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+        if (!gone(slot.child)) {
+            slot.child?.kill('SIGKILL');
+            await slot.exited;
+        }
+        this.#options.log(`[supervisor] ${name} held down`);
+    }
+
+    /** Starts a held process again and waits until it serves. */
+    async resume(name: string, readyTimeoutMs = 60_000): Promise<void> {
+        const slot = this.#slot(name);
+        if (!slot.held) return;
+        slot.held = false;
+        slot.restarts++;
+        const child = this.#spawn(slot);
+        await this.#waitReady(slot, child, readyTimeoutMs);
+        this.#options.log(`[supervisor] ${name} resumed (pid ${child.pid ?? '?'})`);
+    }
+
+    #slot(name: string): Slot {
+        const slot = this.#slots.get(name);
+        if (!slot) throw new Error(`no process named ${name}`);
+        return slot;
     }
 
     async #waitReady(slot: Slot, child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -170,7 +203,7 @@ export class Supervisor {
 
     #scheduleRestart(slot: Slot, child: ChildProcess, why: string): void {
         const policy = this.#options.restart ?? {};
-        if (this.#stopping || slot.child !== child || slot.timer || policy === false) return;
+        if (this.#stopping || slot.held || slot.child !== child || slot.timer || policy === false) return;
         if (Date.now() - slot.startedAt >= HEALTHY_RUN_MS) slot.failures = 0;
         slot.failures++;
         const initial = policy.initialDelayMs ?? 250;
