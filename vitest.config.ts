@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` is fast and needs no network; `integration` drives a running network
-// (started by the test setup itself) and runs files one at a time.
+// Three projects: `unit` is fast and needs no network; `deploy` renders the Helm charts with hlf-values/ (helm, no
+// cluster); `integration` drives a running network (started by the test setup itself) and runs files one at a time.
 export default defineConfig({
     test: {
         projects: [
@@ -16,6 +16,16 @@ export default defineConfig({
                         'test/network/test/**/*.test.ts',
                     ],
                     testTimeout: 20_000,
+                },
+            },
+            {
+                extends: true,
+                test: {
+                    name: 'deploy',
+                    include: ['test/deploy/**/*.test.ts'],
+                    testTimeout: 60_000,
+                    // the first run builds helm (scripts/ensure-helm.mjs, ~80 s, longer on a busy machine)
+                    hookTimeout: 900_000,
                 },
             },
             {

@@ -23,7 +23,12 @@ COPY --from=probe /out/grpc-health-probe /bin/grpc_health_probe
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/proto ./proto
 COPY --from=build /src/gateway ./gateway
-RUN printf '#!/bin/sh\nexec node /app/gateway/dist/src/main.js "$@"\n' > /app/orchestrator && chmod +x /app/orchestrator
+RUN printf '#!/bin/sh\nexec node /app/gateway/dist/src/main.js "$@"\n' > /app/orchestrator && chmod +x /app/orchestrator \
+    && mkdir -p /var/lib/orchestrator && chown node:node /var/lib/orchestrator
+# The event index: writable by the non-root user whatever the chart mounts (or not). A volume here keeps it across
+# restarts; without one, a new container rebuilds it from the chain (see the README's "Deploying").
+ENV ORCHESTRATOR_STATE_DIR=/var/lib/orchestrator
+VOLUME /var/lib/orchestrator
 USER node
 EXPOSE 9000 8484
 CMD ["/app/orchestrator"]
