@@ -10,11 +10,19 @@ export const CHAINCODE_EVENT_NAME = 'chaincode-updates';
 export interface EventHubOptions {
     readonly fabric: FabricClient;
     readonly logger: Logger;
-    /** Directory of the event indexes; undefined keeps them in memory only. */
+    /** Directory of the event indexes; undefined keeps each in a temporary directory removed on close. */
     readonly stateDir?: string;
     /** First and maximum delay before reconnecting a failed listener. */
     readonly reconnectDelayMs?: number;
     readonly maxReconnectDelayMs?: number;
+    /**
+     * How long an open event stream must stay silent, while the index has not reached the chain height
+     * seen at start, before the index counts as caught up anyway (the chain's last blocks may hold no
+     * event of the chaincode, and the peer sends nothing for them).
+     */
+    readonly quietMs?: number;
+    /** Longest time QueryEvents waits for an index that is catching up (then UNAVAILABLE). */
+    readonly catchUpWaitMs?: number;
 }
 
 /** Where a listener reads: the identity that signs the events request, the channel and the chaincode. */
@@ -24,14 +32,29 @@ export interface ListenerTarget {
     readonly chaincode: string;
 }
 
+/** Whether the event indexes have caught up with the chain (read by the readiness health names). */
+export interface IndexReadiness {
+    /** False while the index of that channel and chaincode is catching up; true when it has no listener. */
+    caughtUp(channel: string, chaincode: string): boolean;
+    /** Calls `listener` whenever an index has caught up; returns the unsubscribe function. */
+    onChange(listener: () => void): () => void;
+}
+
+export const DEFAULT_QUIET_MS = 2000;
+
+function listenerKey(channel: string, chaincode: string): string {
+    return `${channel}\u0000${chaincode}`;
+}
+
 /**
  * Owns one event index and one chaincode-event listener per (channel, chaincode). The listener reads
- * `chaincode-updates` events from the block after the index's checkpoint, appends each new
- * transaction, and reconnects with backoff whenever the event stream fails or ends.
+ * `chaincode-updates` events from the index's checkpoint block, appends each new transaction, and
+ * reconnects with backoff whenever the event stream fails or ends.
  */
-export class EventHub {
+export class EventHub implements IndexReadiness {
     readonly #options: EventHubOptions;
     readonly #listeners = new Map<string, Listener>();
+    readonly #changes = new Set<() => void>();
 
     constructor(options: Readonly<EventHubOptions>) {
         this.#options = options;
@@ -39,22 +62,42 @@ export class EventHub {
 
     /** The index of a channel and chaincode, its listener started on first use. */
     index(target: ListenerTarget): EventIndex {
-        const key = `${target.channel}\u0000${target.chaincode}`;
+        const key = listenerKey(target.channel, target.chaincode);
         let listener = this.#listeners.get(key);
         if (listener === undefined) {
             listener = new Listener(target, this.#newStore(target), this.#options);
             this.#listeners.set(key, listener);
+            listener.index.onCaughtUp(() => {
+                for (const change of [...this.#changes]) {
+                    change();
+                }
+            });
             listener.start();
         }
         return listener.index;
     }
 
-    /** Stop every listener and close the indexes. */
+    caughtUp(channel: string, chaincode: string): boolean {
+        return this.#listeners.get(listenerKey(channel, chaincode))?.index.caughtUp ?? true;
+    }
+
+    onChange(listener: () => void): () => void {
+        this.#changes.add(listener);
+        return () => this.#changes.delete(listener);
+    }
+
+    /** Stop every listener and close the indexes (without waiting: see {@link shutdown}). */
     close(): void {
-        for (const listener of this.#listeners.values()) {
-            listener.close();
-        }
+        this.shutdown().catch((err: unknown) => {
+            this.#options.logger.error({ err }, 'closing the event indexes failed');
+        });
+    }
+
+    /** Stop every listener; resolves once every index has saved its queue and closed its database. */
+    async shutdown(): Promise<void> {
+        const listeners = [...this.#listeners.values()];
         this.#listeners.clear();
+        await Promise.all(listeners.map((listener) => listener.close()));
     }
 
     #newStore(target: ListenerTarget): EventStore {
@@ -78,71 +121,199 @@ class Listener {
     readonly #options: EventHubOptions;
     readonly #logger: Logger;
     readonly #abort = new AbortController();
+    readonly #quietMs: number;
     #events: CloseableAsyncIterable<ChaincodeEventRecord> | undefined;
+    #quietTimer: NodeJS.Timeout | undefined;
+    #lastRecordAt = 0;
+    #quiet = false;
 
     constructor(target: ListenerTarget, store: EventStore, options: EventHubOptions) {
         this.#target = target;
         this.#options = options;
+        this.#quietMs = options.quietMs ?? DEFAULT_QUIET_MS;
         this.#logger = options.logger.child({ channel: target.channel, chaincode: target.chaincode });
-        this.index = new EventIndex(store);
+        this.index = new EventIndex(
+            store,
+            options.catchUpWaitMs === undefined ? {} : { catchUpWaitMs: options.catchUpWaitMs },
+        );
+        this.index.onCaughtUp(() => {
+            const { block, target: last } = this.index.progress();
+            if (this.index.caughtUp) {
+                this.#logger.info(
+                    { block: block?.toString(), chainLastBlock: last?.toString(), events: this.index.length },
+                    'event index caught up with the chain',
+                );
+            }
+        });
     }
 
     start(): void {
         this.#run().catch((err: unknown) => {
             this.#logger.error({ err }, 'event listener stopped');
         });
+        this.#learnHeight().catch((err: unknown) => {
+            this.#logger.error({ err }, 'reading the chain height stopped');
+        });
     }
 
-    close(): void {
+    async close(): Promise<void> {
         this.#abort.abort();
         this.#events?.close();
-        this.index.close();
-    }
-
-    async #run(): Promise<void> {
-        const base = this.#options.reconnectDelayMs ?? 1000;
-        const max = this.#options.maxReconnectDelayMs ?? 30_000;
-        let failures = 0;
-        while (!this.#abort.signal.aborted) {
-            const startBlock = this.index.checkpoint?.blockNumber ?? 0n;
-            try {
-                this.#logger.info({ startBlock: startBlock.toString() }, 'listening to chaincode events');
-                this.#events = await this.#options.fabric.chaincodeEvents({ ...this.#target, startBlock });
-                for await (const event of this.#events) {
-                    failures = 0;
-                    this.#accept(event);
-                }
-            } catch (err) {
-                if (!this.#stopped()) {
-                    this.#logger.warn({ err }, 'chaincode event stream failed');
-                }
-            } finally {
-                this.#events?.close();
-                this.#events = undefined;
-            }
-            failures++;
-            await sleep(Math.min(max, base * 2 ** Math.min(failures - 1, 16)), this.#abort.signal);
-        }
+        this.#stopQuietTimer();
+        await this.index.close();
     }
 
     #stopped(): boolean {
         return this.#abort.signal.aborted;
     }
 
-    #accept(event: ChaincodeEventRecord): void {
-        if (event.eventName !== CHAINCODE_EVENT_NAME) {
+    #backoff(failures: number): number {
+        const base = this.#options.reconnectDelayMs ?? 1000;
+        const max = this.#options.maxReconnectDelayMs ?? 30_000;
+        return Math.min(max, base * 2 ** Math.min(failures - 1, 16));
+    }
+
+    /**
+     * The chain height when the listener starts, and the last block up to it with events of the chaincode
+     * (when the Fabric client can tell): the index is caught up once it has indexed that block.
+     */
+    async #learnHeight(): Promise<void> {
+        const { fabric } = this.#options;
+        if (fabric.chainHeight === undefined) {
+            this.index.heightUnknowable();
             return;
         }
-        try {
-            const count = this.index.append(event);
-            if (count > 0) {
-                this.#logger.debug({ txId: event.transactionId, count }, 'indexed transaction events');
+        const exact = fabric.lastEventBlock !== undefined;
+        const height = await this.#retry('reading the chain height', () =>
+            fabric.chainHeight?.({ mspid: this.#target.mspid, channel: this.#target.channel }),
+        );
+        if (height === undefined) {
+            return;
+        }
+        this.#logger.info({ height: height.toString() }, 'chain height at start');
+        this.index.expectHeight(height, exact);
+        if (!exact) {
+            return;
+        }
+        await this.#retry('opening the event index', () => this.index.open().then(() => true));
+        const fromBlock = this.index.checkpoint?.blockNumber ?? 0n;
+        const toBlock = height - 1n;
+        if (fromBlock > toBlock) {
+            this.index.expectLastEventBlock(undefined);
+            return;
+        }
+        const last = await this.#retry('finding the last block with events', () =>
+            fabric
+                .lastEventBlock?.({ ...this.#target, eventName: CHAINCODE_EVENT_NAME, fromBlock, toBlock })
+                .then((block) => ({ block })),
+        );
+        if (last !== undefined) {
+            this.#logger.info({ lastEventBlock: last.block?.toString() }, 'last block with events at start');
+            this.index.expectLastEventBlock(last.block);
+        }
+    }
+
+    /** `call`'s result, trying again with backoff until it resolves; undefined once the listener stops. */
+    async #retry<T>(what: string, call: () => Promise<T> | undefined): Promise<T | undefined> {
+        let failures = 0;
+        while (!this.#abort.signal.aborted) {
+            try {
+                return await call();
+            } catch (err) {
+                failures++;
+                if (!this.#stopped()) {
+                    this.#logger.warn({ err }, `${what} failed`);
+                }
             }
-        } catch (err) {
-            if (!(err instanceof PayloadError)) {
-                throw err;
+            await sleep(this.#backoff(failures), this.#abort.signal);
+        }
+        return undefined;
+    }
+
+    async #run(): Promise<void> {
+        let failures = 0;
+        while (!this.#abort.signal.aborted) {
+            try {
+                const startBlock = await this.index.beginStream();
+                this.#logger.info({ startBlock: startBlock.toString() }, 'listening to chaincode events');
+                this.#events = await this.#options.fabric.chaincodeEvents({ ...this.#target, startBlock });
+                this.#sawRecord();
+                for await (const event of this.#events) {
+                    failures = 0;
+                    this.#sawRecord();
+                    if (event.eventName === CHAINCODE_EVENT_NAME) {
+                        this.#accept(event);
+                    }
+                    if (this.index.backlogFull) {
+                        await this.index.drain();
+                    }
+                }
+                await this.index.drain();
+            } catch (err) {
+                if (!this.#stopped()) {
+                    this.#logger.warn({ err }, 'chaincode event stream failed');
+                }
+            } finally {
+                this.#stopQuietTimer();
+                this.#events?.close();
+                this.#events = undefined;
             }
-            this.#logger.error({ err, txId: event.transactionId }, 'skipping unreadable chaincode event');
+            failures++;
+            await sleep(this.#backoff(failures), this.#abort.signal);
+        }
+    }
+
+    #accept(event: ChaincodeEventRecord): void {
+        this.index.append(event).then(
+            (count) => {
+                if (count > 0) {
+                    this.#logger.debug({ txId: event.transactionId, count }, 'indexed transaction events');
+                }
+            },
+            (err: unknown) => {
+                // Write failures surface through drain(), which restarts the stream.
+                if (err instanceof PayloadError) {
+                    this.#logger.error({ err, txId: event.transactionId }, 'skipping unreadable chaincode event');
+                }
+            },
+        );
+    }
+
+    /** A record arrived (or the stream opened): the stream is not quiet, and the quiet clock restarts. */
+    #sawRecord(): void {
+        if (this.index.caughtUp) {
+            return;
+        }
+        this.#lastRecordAt = Date.now();
+        if (this.#quiet) {
+            this.#quiet = false;
+            this.index.setQuiet(false);
+        }
+        if (this.#quietTimer === undefined) {
+            this.#armQuietTimer(this.#quietMs);
+        }
+    }
+
+    #armQuietTimer(delayMs: number): void {
+        this.#quietTimer = setTimeout(() => {
+            this.#quietTimer = undefined;
+            const silentFor = Date.now() - this.#lastRecordAt;
+            if (silentFor >= this.#quietMs) {
+                this.#quiet = true;
+                this.index.setQuiet(true);
+            } else if (!this.index.caughtUp) {
+                this.#armQuietTimer(this.#quietMs - silentFor);
+            }
+        }, delayMs);
+        this.#quietTimer.unref();
+    }
+
+    #stopQuietTimer(): void {
+        clearTimeout(this.#quietTimer);
+        this.#quietTimer = undefined;
+        if (this.#quiet) {
+            this.#quiet = false;
+            this.index.setQuiet(false);
         }
     }
 }

@@ -1,257 +1,350 @@
-import * as fs from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
+import { ClassicLevel } from 'classic-level';
 
-/** One chaincode event as kept on disk: the transaction it came from and its raw payload. */
+/** One `chaincode-updates` chaincode event: the transaction it came from and its raw payload. */
 export interface TransactionRecord {
     readonly blockNumber: bigint;
     readonly transactionId: string;
     readonly payload: Uint8Array;
 }
 
-/** Last transaction written to the index file. */
+/**
+ * Where an event is on the chain: its block, the rank of its transaction among the block's
+ * `chaincode-updates` transactions (block order), and its rank in the transaction's payload. Events are
+ * ordered by these three numbers, never by id.
+ */
+export interface ChainPosition {
+    readonly block: bigint;
+    readonly transaction: number;
+    readonly event: number;
+}
+
+/**
+ * How far the index is, saved in the same LevelDB batch as the events it covers: every
+ * `chaincode-updates` transaction of the blocks before `blockNumber` is indexed, and so are the first
+ * `transactions` ones of block `blockNumber` (so blocks up to `blockNumber - 1` are complete).
+ */
 export interface Checkpoint {
+    /** Block of the last transaction indexed. */
     readonly blockNumber: bigint;
+    /** Transactions of that block indexed (its first ones, in block order). */
+    readonly transactions: number;
+    /** Last transaction indexed. */
     readonly transactionId: string;
+    /** Events in the index. */
+    readonly events: number;
 }
 
 /**
- * Where an event index keeps its transactions. The index holds only what it filters and sorts on, plus
- * the store position of each event's bytes, and reads the bytes back with {@link EventStore.read}.
+ * Key layout (all keys binary, one leading byte per kind of row; integers big-endian and fixed-width so
+ * that byte order is numeric order):
+ *
+ * - `P` = position: u64 block | u32 transaction rank in block | u32 event rank in transaction (16 bytes);
+ * - `T` = timestamp: u64 (seconds + 2^63) | u32 (nanos + 2^31) (12 bytes);
+ * - `S` = string: u32 length | UTF-8 bytes.
+ *
+ * | row | key | value |
+ * |---|---|---|
+ * | event, chain order | `e` P | the event as the chaincode encoded it |
+ * | event id | `i` id | P |
+ * | transaction | `x` txid | P of its first event (event rank 0) |
+ * | time order (all events) | `s` T P | summary |
+ * | by asset key | `k` S(asset key) T P | summary |
+ * | by asset kind | `a` u32 kind T P | summary |
+ * | by event kind | `v` u32 kind T P | summary |
+ * | by metadata pair | `m` S(key) S(value) T P | summary |
+ * | checkpoint | `!checkpoint` | JSON {@link Checkpoint} |
+ * | format | `!format` | {@link FORMAT} |
+ *
+ * The summary is an `orchestrator.Event` holding only what QueryEvents filters on (asset key, asset
+ * kind, event kind, metadata), so a filtered scan never reads the event itself.
  */
-export interface EventStore {
-    /**
-     * Visit the saved records in append order, each with the store position of its payload; returns the
-     * checkpoint (undefined when starting from scratch). The payload passed to `visit` is only valid
-     * during the call.
-     */
-    load(visit: (record: TransactionRecord, payloadPosition: number) => void): Checkpoint | undefined;
-    /** Save a record; returns the store position of its payload. */
-    append(record: TransactionRecord): number;
-    /** `length` bytes at a store position. */
-    read(position: number, length: number): Uint8Array;
-    close(): void;
+export const ROW = {
+    event: 0x65, // e
+    id: 0x69, // i
+    transaction: 0x78, // x
+    time: 0x73, // s
+    assetKey: 0x6b, // k
+    assetKind: 0x61, // a
+    eventKind: 0x76, // v
+    metadata: 0x6d, // m
+} as const;
+
+/** Version of the key layout; a database of another version is cleared and rebuilt from the chain. */
+export const FORMAT = 'substra-gateway-events/1';
+
+const CHECKPOINT_KEY = Buffer.from('!checkpoint', 'utf8');
+const FORMAT_KEY = Buffer.from('!format', 'utf8');
+
+export const POSITION_BYTES = 16;
+export const TIMESTAMP_BYTES = 12;
+const U32_MAX = 0xffff_ffff;
+const I64_OFFSET = 2n ** 63n;
+const I64_MAX = 2n ** 63n - 1n;
+
+export function encodePosition(position: ChainPosition, into = Buffer.allocUnsafe(POSITION_BYTES), at = 0): Buffer {
+    into.writeBigUInt64BE(position.block, at);
+    into.writeUInt32BE(position.transaction, at + 8);
+    into.writeUInt32BE(position.event, at + 12);
+    return into;
 }
 
-/** Keeps the payloads in memory only: the index is rebuilt from the chain at every start. */
-export class MemoryEventStore implements EventStore {
-    readonly #payloads: Uint8Array[] = [];
-    readonly #starts: number[] = [];
-    #size = 0;
-
-    load(): Checkpoint | undefined {
-        return undefined;
-    }
-
-    append(record: TransactionRecord): number {
-        const position = this.#size;
-        this.#payloads.push(record.payload);
-        this.#starts.push(position);
-        this.#size += record.payload.length;
-        return position;
-    }
-
-    read(position: number, length: number): Uint8Array {
-        let lo = 0;
-        let hi = this.#starts.length - 1;
-        while (lo < hi) {
-            const mid = (lo + hi + 1) >>> 1;
-            if ((this.#starts[mid] ?? 0) <= position) {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        const start = this.#starts[lo] ?? 0;
-        const payload = this.#payloads[lo];
-        if (payload === undefined || position - start + length > payload.length) {
-            throw new Error(`no stored bytes at ${position}`);
-        }
-        return payload.subarray(position - start, position - start + length);
-    }
-
-    close(): void {
-        // nothing to release
-    }
-}
-
-interface CheckpointFile {
-    readonly version: 1;
-    readonly blockNumber: string;
-    readonly transactionId: string;
-    /** Size of the index file when this checkpoint was written. */
-    readonly indexBytes: number;
-}
-
-const HEADER_BYTES = 4 + 8 + 2;
-
-/**
- * File store under `<dir>`: `index.bin` holds the transactions one after the other
- * (`u32 record length | u64 block | u16 txid length | txid | payload`, big-endian), and
- * `checkpoint.json` the last transaction and the index size, written after each append (write to a
- * temporary file, rename). At load, bytes past the checkpointed size are cut (a crash between the two
- * writes); an index shorter than the checkpoint, or a missing file, resets both, so the index is rebuilt
- * from block 0. The index keeps only compact metadata and payload positions in memory; event bytes are
- * read back from `index.bin` when sent. No fsync: the rule above already covers data lost by a machine crash, and a synchronous
- * flush per transaction would block every call on the event loop. Deleting the directory loses nothing:
- * the chain is the record.
- */
-export class FileEventStore implements EventStore {
-    readonly #dir: string;
-    readonly #indexPath: string;
-    readonly #checkpointPath: string;
-    #fd: number | undefined;
-    #size = 0;
-
-    constructor(dir: string) {
-        this.#dir = dir;
-        this.#indexPath = path.join(dir, 'index.bin');
-        this.#checkpointPath = path.join(dir, 'checkpoint.json');
-    }
-
-    load(visit: (record: TransactionRecord, payloadPosition: number) => void): Checkpoint | undefined {
-        fs.mkdirSync(this.#dir, { recursive: true });
-        const saved = this.#readCheckpoint();
-        let checkpoint: Checkpoint | undefined;
-        this.#size = 0;
-        fs.writeFileSync(this.#indexPath, '', { flag: 'a' });
-        this.#fd = fs.openSync(this.#indexPath, 'a+');
-        if (saved !== undefined && fs.fstatSync(this.#fd).size >= saved.indexBytes) {
-            try {
-                // Check the framing of the whole file before the index sees any record.
-                scanRecords(this.#fd, saved.indexBytes, () => undefined);
-                checkpoint = { blockNumber: BigInt(saved.blockNumber), transactionId: saved.transactionId };
-                this.#size = saved.indexBytes;
-            } catch {
-                checkpoint = undefined;
-            }
-            if (checkpoint !== undefined) {
-                scanRecords(this.#fd, this.#size, visit);
-            }
-        }
-        if (checkpoint === undefined) {
-            fs.rmSync(this.#checkpointPath, { force: true });
-        }
-        fs.ftruncateSync(this.#fd, this.#size);
-        return checkpoint;
-    }
-
-    append(record: TransactionRecord): number {
-        if (this.#fd === undefined) {
-            throw new Error('event store not loaded');
-        }
-        const bytes = encodeRecord(record);
-        fs.writeSync(this.#fd, bytes);
-        const payloadPosition = this.#size + bytes.length - record.payload.length;
-        this.#size += bytes.length;
-        const checkpoint: CheckpointFile = {
-            version: 1,
-            blockNumber: record.blockNumber.toString(),
-            transactionId: record.transactionId,
-            indexBytes: this.#size,
-        };
-        const tmp = `${this.#checkpointPath}.tmp`;
-        fs.writeFileSync(tmp, JSON.stringify(checkpoint));
-        fs.renameSync(tmp, this.#checkpointPath);
-        return payloadPosition;
-    }
-
-    read(position: number, length: number): Uint8Array {
-        if (this.#fd === undefined) {
-            throw new Error('event store closed');
-        }
-        return readExactly(this.#fd, position, length);
-    }
-
-    close(): void {
-        if (this.#fd !== undefined) {
-            fs.closeSync(this.#fd);
-            this.#fd = undefined;
-        }
-    }
-
-    #readCheckpoint(): CheckpointFile | undefined {
-        try {
-            const parsed = JSON.parse(fs.readFileSync(this.#checkpointPath, 'utf8')) as Partial<CheckpointFile>;
-            if (
-                parsed.version === 1 &&
-                typeof parsed.blockNumber === 'string' &&
-                typeof parsed.transactionId === 'string' &&
-                typeof parsed.indexBytes === 'number'
-            ) {
-                return parsed as CheckpointFile;
-            }
-        } catch {
-            // missing or unreadable: start from scratch
-        }
-        return undefined;
-    }
-}
-
-function encodeRecord(record: TransactionRecord): Buffer {
-    const txId = Buffer.from(record.transactionId, 'utf8');
-    const header = Buffer.alloc(HEADER_BYTES);
-    header.writeUInt32BE(HEADER_BYTES - 4 + txId.length + record.payload.length, 0);
-    header.writeBigUInt64BE(record.blockNumber, 4);
-    header.writeUInt16BE(txId.length, 12);
-    return Buffer.concat([header, txId, record.payload]);
-}
-
-function readExactly(fd: number, position: number, length: number): Buffer {
-    const bytes = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-        const read = fs.readSync(fd, bytes, done, length - done, position + done);
-        if (read === 0) {
-            throw new Error('corrupt event index');
-        }
-        done += read;
-    }
-    return bytes;
-}
-
-const SCAN_CHUNK_BYTES = 1 << 20;
-
-/**
- * Read the records of the first `size` bytes of an index file through a fixed-size window (a record
- * larger than the window is read on its own), so loading never holds the whole file in memory.
- */
-function scanRecords(
-    fd: number,
-    size: number,
-    visit: (record: TransactionRecord, payloadPosition: number) => void,
-): void {
-    let window: Buffer = Buffer.alloc(0);
-    let windowStart = 0;
-    const view = (position: number, length: number): Buffer => {
-        if (position + length > size) {
-            throw new Error('corrupt event index');
-        }
-        if (position < windowStart || position + length > windowStart + window.length) {
-            window = readExactly(fd, position, Math.min(size - position, Math.max(length, SCAN_CHUNK_BYTES)));
-            windowStart = position;
-        }
-        return window.subarray(position - windowStart, position - windowStart + length);
+export function decodePosition(bytes: Uint8Array, at = 0): ChainPosition {
+    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return {
+        block: view.readBigUInt64BE(at),
+        transaction: view.readUInt32BE(at + 8),
+        event: view.readUInt32BE(at + 12),
     };
-    let pos = 0;
-    while (pos < size) {
-        const length = view(pos, 4).readUInt32BE(0);
-        if (length < HEADER_BYTES - 4) {
-            throw new Error('corrupt event index');
+}
+
+export function comparePositions(a: ChainPosition, b: ChainPosition): number {
+    if (a.block !== b.block) {
+        return a.block < b.block ? -1 : 1;
+    }
+    if (a.transaction !== b.transaction) {
+        return a.transaction - b.transaction;
+    }
+    return a.event - b.event;
+}
+
+/** Seconds and nanoseconds of a timestamp (protobuf int64 and int32, as numbers). */
+export interface Instant {
+    readonly seconds: number;
+    readonly nanos: number;
+}
+
+export function encodeTimestamp(instant: Instant, into = Buffer.allocUnsafe(TIMESTAMP_BYTES), at = 0): Buffer {
+    let seconds = BigInt(Math.trunc(Number.isFinite(instant.seconds) ? instant.seconds : 0));
+    seconds = seconds > I64_MAX ? I64_MAX : seconds < -I64_OFFSET ? -I64_OFFSET : seconds;
+    const nanos = Math.min(Math.max(Math.trunc(instant.nanos || 0), -(2 ** 31)), 2 ** 31 - 1);
+    into.writeBigUInt64BE(seconds + I64_OFFSET, at);
+    into.writeUInt32BE(nanos + 2 ** 31, at + 8);
+    return into;
+}
+
+export function decodeTimestamp(bytes: Uint8Array, at = 0): Instant {
+    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return {
+        seconds: Number(view.readBigUInt64BE(at) - I64_OFFSET),
+        nanos: view.readUInt32BE(at + 8) - 2 ** 31,
+    };
+}
+
+function lengthPrefixed(value: string): Buffer {
+    const bytes = Buffer.from(value, 'utf8');
+    const out = Buffer.allocUnsafe(4 + bytes.length);
+    out.writeUInt32BE(bytes.length, 0);
+    bytes.copy(out, 4);
+    return out;
+}
+
+function u32(value: number): Buffer {
+    const out = Buffer.allocUnsafe(4);
+    out.writeUInt32BE(Math.min(Math.max(Math.trunc(value), 0), U32_MAX), 0);
+    return out;
+}
+
+function prefixed(row: number, ...parts: Buffer[]): Buffer {
+    return Buffer.concat([Buffer.of(row), ...parts]);
+}
+
+/** Key prefixes of the secondary indexes; each row appends `T P`. */
+export const indexPrefix = {
+    time: (): Buffer => Buffer.of(ROW.time),
+    assetKey: (assetKey: string): Buffer => prefixed(ROW.assetKey, lengthPrefixed(assetKey)),
+    assetKind: (kind: number): Buffer => prefixed(ROW.assetKind, u32(kind)),
+    eventKind: (kind: number): Buffer => prefixed(ROW.eventKind, u32(kind)),
+    metadata: (key: string, value: string): Buffer =>
+        prefixed(ROW.metadata, lengthPrefixed(key), lengthPrefixed(value)),
+};
+
+export function eventKey(position: ChainPosition): Buffer {
+    const key = Buffer.allocUnsafe(1 + POSITION_BYTES);
+    key[0] = ROW.event;
+    return encodePosition(position, key, 1);
+}
+
+export function idKey(id: string): Buffer {
+    return prefixed(ROW.id, Buffer.from(id, 'utf8'));
+}
+
+export function transactionKey(transactionId: string): Buffer {
+    return prefixed(ROW.transaction, Buffer.from(transactionId, 'utf8'));
+}
+
+/** `prefix T P`: a row of a secondary index. */
+export function indexKey(prefix: Buffer, instant: Instant, position: ChainPosition): Buffer {
+    const key = Buffer.allocUnsafe(prefix.length + TIMESTAMP_BYTES + POSITION_BYTES);
+    prefix.copy(key, 0);
+    encodeTimestamp(instant, key, prefix.length);
+    encodePosition(position, key, prefix.length + TIMESTAMP_BYTES);
+    return key;
+}
+
+/** The smallest key after every key that starts with `prefix`. */
+export function prefixEnd(prefix: Buffer): Buffer {
+    const end = Buffer.from(prefix);
+    for (let i = end.length - 1; i >= 0; i--) {
+        const byte = end[i] ?? 0;
+        if (byte < 0xff) {
+            end[i] = byte + 1;
+            return end.subarray(0, i + 1);
         }
-        const record = view(pos, 4 + length);
-        const txLength = record.readUInt16BE(12);
-        const payloadStart = HEADER_BYTES + txLength;
-        if (payloadStart > record.length) {
-            throw new Error('corrupt event index');
+    }
+    return Buffer.alloc(0); // never reached: every prefix starts with a row byte below 0xff
+}
+
+export type EventDatabase = ClassicLevel<Buffer, Buffer>;
+
+/** Databases being closed, by directory: opening one waits for its close (LevelDB's lock). */
+const closing = new Map<string, Promise<void>>();
+
+interface CheckpointJson {
+    readonly blockNumber: string;
+    readonly transactions: number;
+    readonly transactionId: string;
+    readonly events: number;
+}
+
+function parseCheckpoint(value: Buffer | undefined): Checkpoint | undefined {
+    if (value === undefined) {
+        return undefined;
+    }
+    const parsed = JSON.parse(value.toString('utf8')) as Partial<CheckpointJson>;
+    if (
+        typeof parsed.blockNumber !== 'string' ||
+        typeof parsed.transactions !== 'number' ||
+        typeof parsed.transactionId !== 'string' ||
+        typeof parsed.events !== 'number'
+    ) {
+        throw new Error('corrupt event index checkpoint');
+    }
+    return {
+        blockNumber: BigInt(parsed.blockNumber),
+        transactions: parsed.transactions,
+        transactionId: parsed.transactionId,
+        events: parsed.events,
+    };
+}
+
+export function checkpointRow(checkpoint: Checkpoint): [Buffer, Buffer] {
+    const json: CheckpointJson = { ...checkpoint, blockNumber: checkpoint.blockNumber.toString() };
+    return [CHECKPOINT_KEY, Buffer.from(JSON.stringify(json), 'utf8')];
+}
+
+/** Files of the hand-written format that came before LevelDB (removed at open: the index is rebuilt). */
+const LEGACY_FILES = ['index.bin', 'checkpoint.json', 'checkpoint.json.tmp'];
+
+/**
+ * The LevelDB database of one event index (`classic-level`: every call is asynchronous, run on libuv's
+ * thread pool). Nothing of the events is kept in memory: LevelDB's own write buffer and block cache
+ * are bounded ({@link LEVEL_OPTIONS}).
+ */
+export class EventStore {
+    readonly #location: (() => Promise<string>) | string;
+    readonly #temporary: boolean;
+    #dir: string | undefined;
+    #db: EventDatabase | undefined;
+
+    protected constructor(location: (() => Promise<string>) | string, temporary: boolean) {
+        this.#location = location;
+        this.#temporary = temporary;
+    }
+
+    /** The open database (after {@link open}). */
+    get db(): EventDatabase {
+        if (this.#db === undefined) {
+            throw new Error('event store is not open');
         }
-        visit(
-            {
-                blockNumber: record.readBigUInt64BE(4),
-                transactionId: record.toString('utf8', HEADER_BYTES, payloadStart),
-                payload: record.subarray(payloadStart),
-            },
-            pos + payloadStart,
-        );
-        pos += 4 + length;
+        return this.#db;
+    }
+
+    get directory(): string | undefined {
+        return this.#dir;
+    }
+
+    /** Open (creating it if needed) and return the saved checkpoint, undefined for an empty index. */
+    async open(): Promise<Checkpoint | undefined> {
+        const dir = typeof this.#location === 'string' ? this.#location : await this.#location();
+        this.#dir = dir;
+        await closing.get(dir);
+        await fs.mkdir(dir, { recursive: true });
+        await Promise.all(LEGACY_FILES.map((file) => fs.rm(path.join(dir, file), { force: true })));
+        const db: EventDatabase = new ClassicLevel<Buffer, Buffer>(dir, LEVEL_OPTIONS);
+        await db.open();
+        try {
+            const format = await db.get(FORMAT_KEY);
+            if (format?.toString('utf8') !== FORMAT) {
+                // Empty, or another layout: the chain is the record, so start over.
+                await db.clear();
+                await db.put(FORMAT_KEY, Buffer.from(FORMAT, 'utf8'));
+            }
+            const checkpoint = parseCheckpoint(await db.get(CHECKPOINT_KEY));
+            this.#db = db;
+            return checkpoint;
+        } catch (err) {
+            await db.close();
+            throw err;
+        }
+    }
+
+    /** Close the database (and remove it when temporary); opening the same directory again waits for this. */
+    async close(): Promise<void> {
+        const db = this.#db;
+        const dir = this.#dir;
+        this.#db = undefined;
+        if (db === undefined || dir === undefined) {
+            return;
+        }
+        const done = (async () => {
+            await db.close();
+            if (this.#temporary) {
+                await fs.rm(dir, { recursive: true, force: true });
+            }
+        })();
+        const entry = done.catch(() => undefined);
+        closing.set(dir, entry);
+        try {
+            await done;
+        } finally {
+            if (closing.get(dir) === entry) {
+                closing.delete(dir);
+            }
+        }
+    }
+}
+
+/**
+ * LevelDB settings: 4 MiB write buffer and 8 MiB block cache (LevelDB's defaults, stated), 8 MiB table
+ * files so that a big index stays a few hundred files, and at most 256 of them open at once.
+ */
+export const LEVEL_OPTIONS = {
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+    writeBufferSize: 4 * 1024 * 1024,
+    cacheSize: 8 * 1024 * 1024,
+    maxFileSize: 8 * 1024 * 1024,
+    maxOpenFiles: 256,
+    compression: true,
+} as const;
+
+/** A LevelDB index in `dir` (the gateway's `ORCHESTRATOR_STATE_DIR/events/<channel>/<chaincode>/`). */
+export class FileEventStore extends EventStore {
+    constructor(dir: string) {
+        super(path.resolve(dir), false);
+    }
+}
+
+/**
+ * A LevelDB index in a new temporary directory, removed on close: nothing survives a restart (the
+ * index is rebuilt from the chain), and nothing of the events is held in the heap either. Used when the
+ * gateway has no state directory (unit tests).
+ */
+export class MemoryEventStore extends EventStore {
+    constructor() {
+        super(() => fs.mkdtemp(path.join(os.tmpdir(), 'substra-gateway-events-')), true);
     }
 }

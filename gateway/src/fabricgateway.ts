@@ -13,11 +13,13 @@ import {
     hash,
     signers,
 } from '@hyperledger/fabric-gateway';
-import { common, orderer } from '@hyperledger/fabric-protos';
+import { common, orderer, peer as peerProtos } from '@hyperledger/fabric-protos';
 import type { PeerConfig } from './config';
 import {
     type ChaincodeEventRecord,
+    type ChainHeightRequest,
     type ChaincodeEventsRequest,
+    type LastEventBlockRequest,
     type CloseableAsyncIterable,
     type FabricClient,
     type InvokeRequest,
@@ -220,16 +222,54 @@ export function transactionEmitted(
         if (code === undefined) {
             return undefined;
         }
-        if (code !== TX_VALID) {
-            return false;
-        }
-        const actions = bytesFields(first(payload, 2) ?? new Uint8Array(0), 1);
-        return actions.some((action) => {
-            const event = first(action, 2, 2, 1, 2, 2);
-            return event !== undefined && text(first(event, 1)) === chaincode && text(first(event, 3)) === eventName;
-        });
+        return code === TX_VALID && setsEvent(payload, chaincode, eventName);
     }
     return undefined;
+}
+
+/**
+ * Whether an encoded `common.Block` holds a valid endorser transaction that set chaincode event `eventName` of
+ * `chaincode` (config and other transaction types are skipped).
+ */
+export function blockEmits(bytes: Uint8Array, chaincode: string, eventName: string): boolean {
+    const block = common.Block.deserializeBinary(bytes);
+    const filter = block.getMetadata()?.getMetadataList_asU8()[common.BlockMetadataIndex.TRANSACTIONS_FILTER];
+    return (block.getData()?.getDataList_asU8() ?? []).some((envelope, i) => {
+        if (filter?.[i] !== TX_VALID) {
+            return false;
+        }
+        const payload = common.Payload.deserializeBinary(common.Envelope.deserializeBinary(envelope).getPayload_asU8());
+        const header = common.ChannelHeader.deserializeBinary(
+            payload.getHeader()?.getChannelHeader_asU8() ?? new Uint8Array(0),
+        );
+        return (
+            header.getType() === common.HeaderType.ENDORSER_TRANSACTION &&
+            setsEvent(payload.serializeBinary(), chaincode, eventName)
+        );
+    });
+}
+
+/** Whether an endorser transaction's encoded `Payload` sets chaincode event `eventName` of `chaincode`. */
+function setsEvent(payload: Uint8Array | undefined, chaincode: string, eventName: string): boolean {
+    if (payload === undefined) {
+        return false;
+    }
+    const transaction = peerProtos.Transaction.deserializeBinary(
+        common.Payload.deserializeBinary(payload).getData_asU8(),
+    );
+    return transaction.getActionsList().some((action) => {
+        const endorsed = peerProtos.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8()).getAction();
+        if (endorsed === undefined) {
+            return false;
+        }
+        const response = peerProtos.ProposalResponsePayload.deserializeBinary(
+            endorsed.getProposalResponsePayload_asU8(),
+        );
+        const event = peerProtos.ChaincodeEvent.deserializeBinary(
+            peerProtos.ChaincodeAction.deserializeBinary(response.getExtension_asU8()).getEvents_asU8(),
+        );
+        return event.getChaincodeId() === chaincode && event.getEventName() === eventName;
+    });
 }
 
 function gatewayKey(mspid: string, peer: PeerConfig): string {
@@ -430,6 +470,32 @@ export class FabricGatewayClient implements FabricClient {
             emitted = undefined;
         }
         return { blockNumber: blockNumberOf(block), emitted };
+    }
+
+    async chainHeight(request: ChainHeightRequest): Promise<bigint> {
+        const info = await this.#onAnyPeer(request.mspid, (gateway) =>
+            gateway
+                .getNetwork(request.channel)
+                .getContract('qscc')
+                .evaluateTransaction('GetChainInfo', request.channel),
+        );
+        return BigInt(common.BlockchainInfo.deserializeBinary(info).getHeight());
+    }
+
+    async lastEventBlock(request: LastEventBlockRequest): Promise<bigint | undefined> {
+        // usually the newest block already holds one: one call
+        for (let n = request.toBlock; n >= request.fromBlock; n--) {
+            const block = await this.#onAnyPeer(request.mspid, (gateway) =>
+                gateway
+                    .getNetwork(request.channel)
+                    .getContract('qscc')
+                    .evaluateTransaction('GetBlockByNumber', request.channel, n.toString()),
+            );
+            if (blockEmits(block, request.chaincode, request.eventName)) {
+                return n;
+            }
+        }
+        return undefined;
     }
 
     close(): void {

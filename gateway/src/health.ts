@@ -1,5 +1,6 @@
 import { orchestrator, rpcByPath } from '@substra-fabric/api';
 import type { Logger } from 'pino';
+import type { IndexReadiness } from './eventhub';
 import type { FabricClient } from './fabric';
 import type { GatewayMetrics } from './metrics';
 
@@ -31,6 +32,11 @@ export interface FabricHealthOptions {
     readonly setStatus: (service: string, status: ServingStatus) => void;
     readonly logger: Logger;
     readonly metrics?: GatewayMetrics | undefined;
+    /**
+     * The event indexes: a channel whose probe succeeds but whose index is still catching up with the
+     * chain is NOT_SERVING, and so is `orchestrator.fabric` (without it, probes alone decide).
+     */
+    readonly indexing?: IndexReadiness | undefined;
 }
 
 const QUERY_VERSION = rpcByPath('/orchestrator.InfoService/QueryVersion');
@@ -41,9 +47,10 @@ const QUERY_VERSION_ARGUMENT = orchestrator.QueryVersionParam.encode({}).finish(
  * an evaluate of `orchestrator.info:QueryVersion` (one attempt, no retry; no answer within the interval
  * counts as a failure), signed by the first wallet identity that is a member of the channel. Statuses:
  *
- * - `orchestrator.fabric/<channel>`: SERVING while that channel's last probe succeeded;
- * - `orchestrator.fabric`: SERVING while the last probe of at least one channel succeeded, NOT_SERVING
- *   while every probe fails (readiness);
+ * - `orchestrator.fabric/<channel>`: SERVING while that channel's last probe succeeded and its event
+ *   index has caught up with the chain;
+ * - `orchestrator.fabric`: SERVING while at least one channel is SERVING and no channel that answers is
+ *   still catching up, NOT_SERVING while every probe fails (readiness);
  * - `''` (overall): NOT_SERVING at start-up until a probe succeeds or `startupGraceMs` has passed,
  *   then SERVING until shutdown, whatever the peer does (liveness and start-up probes: a peer outage
  *   must not get the pod restarted, it would not help).
@@ -60,6 +67,7 @@ export class FabricHealth {
     #stopped = false;
     #timer: NodeJS.Timeout | undefined;
     #graceTimer: NodeJS.Timeout | undefined;
+    #unsubscribe: (() => void) | undefined;
     /** Deadlines of the probes in flight, cleared on stop. */
     readonly #deadlines = new Set<NodeJS.Timeout>();
 
@@ -74,6 +82,11 @@ export class FabricHealth {
             for (const target of options.targets) {
                 options.metrics?.fabricUp.set({ channel: target.channel, chaincode: target.chaincode }, 0);
             }
+            this.#unsubscribe = options.indexing?.onChange(() => {
+                if (!this.#stopped && this.#up.some((up) => up !== undefined)) {
+                    this.#publish();
+                }
+            });
         }
     }
 
@@ -102,6 +115,7 @@ export class FabricHealth {
     /** Stop probing and report NOT_SERVING under every name (shutdown). */
     stop(): void {
         this.#stopped = true;
+        this.#unsubscribe?.();
         clearTimeout(this.#timer);
         clearTimeout(this.#graceTimer);
         for (const deadline of this.#deadlines) {
@@ -214,17 +228,22 @@ export class FabricHealth {
     }
 
     #publish(): void {
-        const { targets } = this.#options;
+        const { targets, indexing } = this.#options;
         const channels = new Map<string, boolean>();
-        targets.forEach((target, i) => {
-            channels.set(target.channel, (channels.get(target.channel) ?? false) || this.#up[i] === true);
-        });
+        let catchingUp = false;
+        for (const [i, target] of targets.entries()) {
+            const reachable = this.#up[i] === true;
+            const indexed = indexing?.caughtUp(target.channel, target.chaincode) ?? true;
+            catchingUp ||= reachable && !indexed;
+            channels.set(target.channel, (channels.get(target.channel) ?? false) || (reachable && indexed));
+        }
         for (const [channel, up] of channels) {
             this.#set(channelHealthService(channel), up ? 'SERVING' : 'NOT_SERVING');
         }
         const anyUp = [...channels.values()].some(Boolean);
-        this.#set(FABRIC_HEALTH_SERVICE, anyUp ? 'SERVING' : 'NOT_SERVING');
-        if (anyUp && !this.#started) {
+        this.#set(FABRIC_HEALTH_SERVICE, anyUp && !catchingUp ? 'SERVING' : 'NOT_SERVING');
+        // Liveness follows the peer only: a long catch-up must not get the pod restarted.
+        if (!this.#started && this.#up.some((up) => up === true)) {
             this.#markStarted();
         }
     }

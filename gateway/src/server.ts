@@ -175,6 +175,7 @@ export class GatewayServer {
             },
             logger: options.logger,
             metrics: this.#metrics,
+            indexing: this.#events,
         });
         this.#register();
     }
@@ -272,7 +273,7 @@ export class GatewayServer {
                 end();
             }
         });
-        this.#events.close();
+        await this.#events.shutdown();
         await new Promise<void>((resolve) => {
             if (this.#metricsServer) {
                 this.#metricsServer.close(() => {

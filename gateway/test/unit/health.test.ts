@@ -1,10 +1,22 @@
 import * as grpc from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { EventHub } from '../../src/eventhub';
 import { InvocationError, type InvokeRequest } from '../../src/fabric';
 import { FABRIC_HEALTH_SERVICE, FabricHealth, type ServingStatus, channelHealthService } from '../../src/health';
 import type { ServerConfig } from '../../src/server';
-import { FakeFabric, type Harness, type Mode, silentLogger, startHarness, testConfig, unary } from './helpers';
+import {
+    FakeFabric,
+    GatedFabric,
+    type Harness,
+    type Mode,
+    event,
+    silentLogger,
+    startHarness,
+    testConfig,
+    unary,
+    waitFor,
+} from './helpers';
 
 const CHECK = '/grpc.health.v1.Health/Check';
 
@@ -255,5 +267,68 @@ describe('FabricHealth', () => {
         });
         expect(fabric.calls).toHaveLength(0);
         health.stop();
+    });
+});
+
+describe('readiness and the event indexes', () => {
+    const MYCHANNEL = { mspid: 'Org1MSP', channel: 'mychannel', chaincode: 'mycc' };
+    const YOURCHANNEL = { mspid: 'Org1MSP', channel: 'yourchannel', chaincode: 'yourcc' };
+
+    function setup(probeUp: (request: InvokeRequest) => boolean = () => true) {
+        const fabric = new GatedFabric();
+        fabric.handler = (_mode, request) => {
+            if (!probeUp(request)) {
+                throw new InvocationError('unavailable', 'peer unreachable');
+            }
+            return versionReply();
+        };
+        fabric.commit('tx1', [event('tx1:0')], 1n);
+        fabric.commit('tx2', [event('tx2:0')], 2n);
+        fabric.commit('tx3', [event('tx3:0')], 3n);
+        fabric.allow(1);
+        const hub = new EventHub({ fabric, logger: silentLogger, quietMs: 60_000 });
+        const statuses = new Map<string, ServingStatus>();
+        const health = new FabricHealth({
+            fabric,
+            targets: [MYCHANNEL, YOURCHANNEL],
+            intervalMs: 1000,
+            startupGraceMs: 60_000,
+            setStatus: (service, status) => statuses.set(service, status),
+            logger: silentLogger,
+            indexing: hub,
+        });
+        return { fabric, hub, health, statuses };
+    }
+
+    it('keeps a channel and orchestrator.fabric NOT_SERVING while its index catches up, liveness SERVING', async () => {
+        const { fabric, hub, health, statuses } = setup();
+        const index = hub.index(MYCHANNEL); // yourchannel has no listener: it holds nothing back
+        await waitFor(() => index.length === 1);
+        await health.probeAll();
+        expect(Object.fromEntries(statuses)).toEqual({
+            '': 'SERVING',
+            [FABRIC_HEALTH_SERVICE]: 'NOT_SERVING',
+            [channelHealthService('mychannel')]: 'NOT_SERVING',
+            [channelHealthService('yourchannel')]: 'SERVING',
+        });
+        fabric.allow(2);
+        // no new probe round needed: the index tells health when it has caught up
+        await waitFor(() => statuses.get(channelHealthService('mychannel')) === 'SERVING');
+        expect(statuses.get(FABRIC_HEALTH_SERVICE)).toBe('SERVING');
+        expect(index.length).toBe(3);
+        health.stop();
+        await hub.shutdown();
+    });
+
+    it('does not let a channel whose probe fails hold readiness back while its index catches up', async () => {
+        const { hub, health, statuses } = setup((request) => request.channel !== 'mychannel');
+        const index = hub.index(MYCHANNEL);
+        await waitFor(() => index.length === 1);
+        await health.probeAll();
+        expect(statuses.get(channelHealthService('mychannel'))).toBe('NOT_SERVING');
+        expect(statuses.get(channelHealthService('yourchannel'))).toBe('SERVING');
+        expect(statuses.get(FABRIC_HEALTH_SERVICE)).toBe('SERVING');
+        health.stop();
+        await hub.shutdown();
     });
 });

@@ -3,11 +3,13 @@ import { encodeEventBatch, orchestrator } from '@substra-fabric/api';
 import pino from 'pino';
 import { parseChannelConfig } from '../../src/config';
 import {
+    type ChainHeightRequest,
     type ChaincodeEventRecord,
     type ChaincodeEventsRequest,
     type CloseableAsyncIterable,
     type FabricClient,
     type InvokeRequest,
+    type LastEventBlockRequest,
     type TransactionBlockRequest,
     type TransactionLocation,
     InvocationError,
@@ -42,6 +44,19 @@ export class FakeFabric implements FabricClient {
         request.argument;
     #wakers = new Set<() => void>();
     closed = false;
+    /** Height answered by chainHeight; undefined: the last block of the chain + 1 (0 when empty). */
+    height: bigint | undefined;
+    readonly heightRequests: ChainHeightRequest[] = [];
+    readonly lastEventBlockRequests: LastEventBlockRequest[] = [];
+    /** The last block of the range holding an event of that name; set to undefined to act as a client without it. */
+    lastEventBlock: ((request: LastEventBlockRequest) => Promise<bigint | undefined>) | undefined = (request) => {
+        this.lastEventBlockRequests.push(request);
+        const blocks = this.chain
+            .filter((t) => t.eventName === request.eventName)
+            .map((t) => t.blockNumber)
+            .filter((b) => b >= request.fromBlock && b <= request.toBlock);
+        return Promise.resolve(blocks.length === 0 ? undefined : blocks.reduce((a, b) => (a > b ? a : b)));
+    };
 
     evaluate(request: InvokeRequest): Promise<Uint8Array> {
         this.calls.push({ mode: 'evaluate', request });
@@ -116,6 +131,12 @@ export class FakeFabric implements FabricClient {
         }
         const opaque = this.opaqueTransactions.get(request.transactionId);
         return Promise.resolve(opaque === undefined ? undefined : { blockNumber: opaque, emitted: undefined });
+    }
+
+    chainHeight(request: ChainHeightRequest): Promise<bigint> {
+        this.heightRequests.push(request);
+        const last = this.chain[this.chain.length - 1];
+        return Promise.resolve(this.height ?? (last ? last.blockNumber + 1n : 0n));
     }
 
     close(): void {
@@ -282,5 +303,54 @@ export async function waitFor(condition: () => boolean, timeoutMs = 5000): Promi
             throw new Error('condition not reached in time');
         }
         await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+}
+
+/** A fake Fabric whose event streams deliver only `allowed` records each, then wait for more. */
+export class GatedFabric extends FakeFabric {
+    allowed = 0;
+    readonly #wakers = new Set<() => void>();
+
+    allow(records: number): void {
+        this.allowed += records;
+        for (const wake of [...this.#wakers]) {
+            wake();
+        }
+    }
+
+    override async chaincodeEvents(
+        request: ChaincodeEventsRequest,
+    ): Promise<CloseableAsyncIterable<ChaincodeEventRecord>> {
+        const inner = await super.chaincodeEvents(request);
+        const wakers = this.#wakers;
+        const allowed = (): number => this.allowed;
+        let open = true;
+        let wake: (() => void) | undefined;
+        return {
+            async *[Symbol.asyncIterator]() {
+                let delivered = 0;
+                for await (const record of inner) {
+                    while (open && delivered >= allowed()) {
+                        await new Promise<void>((resolve) => {
+                            wake = resolve;
+                            wakers.add(resolve);
+                        });
+                        if (wake) {
+                            wakers.delete(wake);
+                        }
+                    }
+                    if (!open) {
+                        return;
+                    }
+                    delivered++;
+                    yield record;
+                }
+            },
+            close: () => {
+                open = false;
+                inner.close();
+                wake?.();
+            },
+        };
     }
 }
