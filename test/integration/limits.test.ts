@@ -118,4 +118,34 @@ describe('size limits', () => {
             await gateway.stop();
         }
     });
+    it('an endorsement past the deadline is DEADLINE_EXCEEDED at once, not repeated, and writes nothing', async () => {
+        const root = path.join(network.root, 'short-timeout');
+        const gateway = await startGatewayProcess({
+            env: {
+                ...network.gatewayEnv,
+                ORCHESTRATOR_STATE_DIR: path.join(root, 'events'),
+                ORCHESTRATOR_FABRIC_GATEWAY_TIMEOUT: '300ms',
+            },
+            logFile: path.join(root, 'gateway.log'),
+        });
+        try {
+            const client = new OrgClient(`127.0.0.1:${gateway.port}`, ORG1, 'mychannel');
+            const key = randomUUID();
+            const t0 = Date.now();
+            // ~2 s of chaincode work (see the 2.4 MB test above) against a 300 ms deadline
+            const err = await failure(
+                client.call('ComputePlanService/RegisterPlan', { key, name: 'slow', metadata: bigMetadata(22_000) }),
+            );
+            const elapsed = Date.now() - t0;
+            console.log(`[limits] endorsement over a 300 ms deadline: ${grpc.status[err.code]} after ${elapsed} ms`);
+            expect(err.code, err.details).toBe(grpc.status.DEADLINE_EXCEEDED);
+            expect(err.details).toMatch(/fewer items per call/);
+            expect(elapsed).toBeLessThan(2500); // five attempts would take over 4 s
+            await new Promise((r) => setTimeout(r, 3000)); // the peer finishes its simulation meanwhile
+            const read = await failure(o1.call('ComputePlanService/GetPlan', { key }));
+            expect(read.code).toBe(grpc.status.NOT_FOUND);
+        } finally {
+            await gateway.stop();
+        }
+    });
 });
