@@ -5,7 +5,7 @@
  */
 import { orchestrator } from '@substra-fabric/api';
 import { KeySpace, ORG1, ORG2, dataManager, dataSamples, plan, tasks, trainFunction, uuid } from './lib/fixtures';
-import { CHANNEL, startBenchNetwork, type BenchNetwork } from './lib/launcher';
+import { CHAINCODE, CHANNEL, NOOP_CHAINCODE, startBenchNetwork, type BenchNetwork } from './lib/launcher';
 import {
     type Report,
     collectGarbage,
@@ -28,7 +28,7 @@ export interface EndToEndResult {
 }
 
 /** A process of the network whose CPU and memory the notes report, by its label in the notes. */
-interface Watched {
+export interface Watched {
     readonly label: string;
     /** supervised process name */
     readonly process: string;
@@ -38,10 +38,12 @@ interface Watched {
  * The org1 chaincode process (the OR policy makes the gateway's own org endorse: org1's chaincode does all the
  * chaincode work), the two peers (org1's endorses, both validate and commit every block) and the orderer.
  */
-function watched(net: BenchNetwork): Watched[] {
-    const cc = net.network.chaincodes.find((c) => c.mspId === ORG1 && c.channel === CHANNEL);
+export function watched(net: BenchNetwork, chaincode = CHAINCODE): Watched[] {
+    const cc = net.network.chaincodes.find(
+        (c) => c.mspId === ORG1 && c.channel === CHANNEL && c.chaincode === chaincode,
+    );
     if (cc === undefined) {
-        throw new Error(`no chaincode process of ${ORG1} on ${CHANNEL}`);
+        throw new Error(`no chaincode process ${chaincode} of ${ORG1} on ${CHANNEL}`);
     }
     return [
         { label: 'chaincode', process: cc.process },
@@ -106,19 +108,53 @@ function addGrowth(sum: number | undefined, start: number | undefined, end: numb
     return sum === undefined || start === undefined || end === undefined ? undefined : sum + end - start;
 }
 
+/** Sum of the CPU ms of the watched processes (chaincode, peers, orderer); undefined when one is unknown. */
+function fabricCpu(spent: readonly (number | undefined)[]): number | undefined {
+    return spent.some((ms) => ms === undefined) ? undefined : spent.reduce<number>((a, b) => a + (b ?? 0), 0);
+}
+
+/** A write of the no-op chaincode, the floor the writes of ours are compared with. */
+interface Floor {
+    readonly p50: number;
+    readonly p95: number;
+    readonly opsPerSec: number;
+    /** CPU ms per transaction of the Fabric processes (no-op chaincode, peers, orderer) */
+    readonly fabricCpuMs: number | undefined;
+}
+
+const times = (a: number | undefined, b: number | undefined): string =>
+    a === undefined || b === undefined || !(b > 0) ? '?' : `×${(a / b).toFixed(a / b >= 10 ? 0 : 1)}`;
+
+/** `vs no-op …: p50 ×3.1, p95 ×2.7, ops/s ×0.45, Fabric cpu ×2.2; ` */
+function floorNote(
+    floor: Floor | undefined,
+    label: string,
+    row: { p50: number; p95: number; opsPerSec?: number; fabricCpuMs?: number | undefined },
+): string {
+    if (floor === undefined) {
+        return '';
+    }
+    const parts = [`p50 ${times(row.p50, floor.p50)}`, `p95 ${times(row.p95, floor.p95)}`];
+    if (row.opsPerSec !== undefined) {
+        parts.push(`ops/s ${times(row.opsPerSec, floor.opsPerSec)}`);
+    }
+    parts.push(`Fabric cpu ${times(row.fabricCpuMs, floor.fabricCpuMs)}`);
+    return `vs no-op ${label}: ${parts.join(', ')}; `;
+}
+
 /** CPU per operation of the chaincode, peer and orderer processes, and their memory. */
 function processNote(net: BenchNetwork, procs: readonly Watched[], start: CpuMark, ops: number): string {
     return `${cpuPerOp(procs, cpuSpent(start, cpuMark(net, procs)), ops)}; ${rssNote(net, procs)}`;
 }
 
-interface Timed {
+export interface Timed {
     readonly latencies: number[];
     readonly wallMs: number;
     readonly errors: string[];
 }
 
 /** `workers` loops of `perWorker` sequential calls; wall time from the first start to the last end. */
-async function concurrently(
+export async function concurrently(
     workers: number,
     perWorker: number,
     call: (worker: number, i: number) => Promise<unknown>,
@@ -178,41 +214,71 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             await getDataManager();
         }
 
+        // The floor: the no-op chaincode (one PutState), called through fabric-gateway without our gateway.
+        const noopProcs = watched(net, NOOP_CHAINCODE);
+        let noopCount = 0;
+        const noopPut = (): Promise<unknown> => net.noop.put(`k${noopCount++}`);
+        for (let i = 0; i < 5; i++) {
+            await noopPut();
+        }
+        const floors = new Map<number, Floor>();
+
         const scenario = async (
             name: string,
             workers: number,
             perWorker: number,
             call: () => Promise<unknown>,
             extra = '',
+            kind: 'read' | 'write' | 'floor' = 'read',
         ): Promise<void> => {
+            const ps = kind === 'floor' ? noopProcs : procs;
             collectGarbage();
             const before = memory();
-            const cpu0 = cpuMark(net, procs);
+            const cpu0 = cpuMark(net, ps);
             const blocks0 = net.blockBytes();
             const timed = await concurrently(workers, perWorker, call);
             const blocks1 = net.blockBytes();
+            const cpu1 = cpuMark(net, ps);
             const after = memory();
             const ops = Math.max(1, timed.latencies.length);
             const lat = summarize(timed.latencies);
+            const opsPerSec = (timed.latencies.length * 1000) / timed.wallMs;
+            const fabric = fabricCpu(cpuSpent(cpu0, cpu1));
+            const fabricCpuMs = fabric === undefined ? undefined : fabric / ops;
+            if (kind === 'floor') {
+                floors.set(workers, { p50: lat.p50, p95: lat.p95, opsPerSec, fabricCpuMs });
+            }
+            const vs =
+                kind === 'write'
+                    ? floorNote(floors.get(workers), `${workers} writer${workers === 1 ? '' : 's'}`, {
+                          p50: lat.p50,
+                          p95: lat.p95,
+                          opsPerSec,
+                          fabricCpuMs,
+                      })
+                    : '';
             const errors = timed.errors.length === 0 ? '' : `; ${timed.errors.length} errors: ${timed.errors[0] ?? ''}`;
             report.add({
                 scenario: name,
                 n: timed.latencies.length,
-                opsPerSec: (timed.latencies.length * 1000) / timed.wallMs,
+                opsPerSec,
                 p50Ms: lat.p50,
                 p95Ms: lat.p95,
                 cpuMsPerOp: (cpuMs() - cpu0.self) / ops,
                 heapMb: after.heapUsedMb,
                 heapDeltaMb: after.heapUsedMb - before.heapUsedMb,
                 rssMb: after.rssMb,
-                note: `${extra}${blockNote(blocks0, blocks1, ops)}${processNote(net, procs, cpu0, ops)}${errors}`,
+                note: `${vs}${extra}${blockNote(blocks0, blocks1, ops)}${processNote(net, ps, cpu0, ops)}${errors}`,
             });
         };
 
-        await scenario('e2e RegisterDataManager, 1 writer', 1, quick ? 20 : 100, registerDataManager);
+        await scenario('e2e no-op PutState, 1 writer (floor)', 1, quick ? 20 : 100, noopPut, '', 'floor');
+        await scenario('e2e no-op PutState, 8 writers (floor)', 8, quick ? 5 : 25, noopPut, '', 'floor');
+        await scenario('e2e no-op PutState, 32 writers (floor)', 32, quick ? 3 : 10, noopPut, '', 'floor');
+        await scenario('e2e RegisterDataManager, 1 writer', 1, quick ? 20 : 100, registerDataManager, '', 'write');
         await scenario('e2e GetDataManager, 1 reader', 1, quick ? 100 : 500, getDataManager);
-        await scenario('e2e RegisterDataManager, 8 writers', 8, quick ? 5 : 25, registerDataManager);
-        await scenario('e2e RegisterDataManager, 32 writers', 32, quick ? 3 : 10, registerDataManager);
+        await scenario('e2e RegisterDataManager, 8 writers', 8, quick ? 5 : 25, registerDataManager, '', 'write');
+        await scenario('e2e RegisterDataManager, 32 writers', 32, quick ? 3 : 10, registerDataManager, '', 'write');
         await scenario('e2e GetDataManager, 32 readers', 32, quick ? 10 : 50, getDataManager);
 
         // RegisterTasks of 1 000 tasks (a chain) in one call.
@@ -241,6 +307,8 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         const after = memory();
         const lat = summarize(latencies);
         const total = latencies.reduce((a, b) => a + b, 0);
+        const tasksSpent = cpuSpent(cpu0, cpuMark(net, procs));
+        const tasksFabric = fabricCpu(tasksSpent);
         report.add({
             scenario: 'e2e RegisterTasks chain ×1000',
             n: reps,
@@ -253,7 +321,7 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             heapMb: after.heapUsedMb,
             heapDeltaMb: after.heapUsedMb - before.heapUsedMb,
             rssMb: after.rssMb,
-            note: `request ${(requestBytes / 1024).toFixed(0)} KiB; ${blockNote(0, taskBlockBytes, reps)}${processNote(net, procs, cpu0, reps)}`,
+            note: `${floorNote(floors.get(1), '1 writer', { p50: lat.p50, p95: lat.p95, fabricCpuMs: tasksFabric === undefined ? undefined : tasksFabric / reps })}request ${(requestBytes / 1024).toFixed(0)} KiB; ${blockNote(0, taskBlockBytes, reps)}${processNote(net, procs, cpu0, reps)}`,
         });
 
         // ApplyTaskAction DONE releasing the children of a fan-out (the cascade), end to end.
@@ -302,7 +370,7 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             p95Ms: cascadeLat.p95,
             cpuMsPerOp: cascadeCpuMs / cascadeReps,
             rssMb: memory().rssMb,
-            note: `${blockNote(0, cascadeBlockBytes, cascadeReps)}${cpuPerOp(procs, cascadeOthers, cascadeReps)}; ${rssNote(net, procs)}`,
+            note: `${floorNote(floors.get(1), '1 writer', { p50: cascadeLat.p50, p95: cascadeLat.p95, fabricCpuMs: ((f) => (f === undefined ? undefined : f / cascadeReps))(fabricCpu(cascadeOthers)) })}${blockNote(0, cascadeBlockBytes, cascadeReps)}${cpuPerOp(procs, cascadeOthers, cascadeReps)}; ${rssNote(net, procs)}`,
         });
 
         const died = net.network.processes().filter((p) => p.pid === undefined || p.restarts > 0);

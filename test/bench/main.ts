@@ -1,11 +1,13 @@
 /**
  * `npm run bench [-- --quick] [-- --only chaincode|e2e] [-- --markdown]`
+ * `npm run bench -- --block-cutting [--quick] [--markdown]`: BatchTimeout × MaxMessageCount, a fresh network each.
  *
  * Prints a table of numbers: throughput, p50/p95 latency, state reads/writes per operation, heap and RSS.
  * Part 2 starts a real Fabric network (test/network) on free ports in a temporary directory and stops it.
  * --quick: small sizes for CI smoke (< 1 minute); default: the full sizes (a few minutes).
  */
 import os from 'node:os';
+import { runBlockCuttingBench } from './block-cutting';
 import { runChaincodeBench } from './chaincode';
 import { runEndToEndBench } from './e2e';
 import { Report, formatTable, gcAvailable, memory } from './lib/stats';
@@ -14,14 +16,17 @@ interface Args {
     quick: boolean;
     only: 'all' | 'chaincode' | 'e2e';
     markdown: boolean;
+    blockCutting: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Args {
-    const args: Args = { quick: false, only: 'all', markdown: false };
+    const args: Args = { quick: false, only: 'all', markdown: false, blockCutting: false };
     for (let i = 0; i < argv.length; i++) {
         const a = argv[i];
         if (a === '--quick') {
             args.quick = true;
+        } else if (a === '--block-cutting') {
+            args.blockCutting = true;
         } else if (a === '--markdown') {
             args.markdown = true;
         } else if (a === '--only' || a?.startsWith('--only=') === true) {
@@ -32,7 +37,7 @@ function parseArgs(argv: readonly string[]): Args {
             args.only = value;
         } else {
             throw new Error(
-                `unknown argument ${String(a)}\nusage: bench [--quick] [--only chaincode|e2e] [--markdown]`,
+                `unknown argument ${String(a)}\nusage: bench [--quick] [--only chaincode|e2e | --block-cutting] [--markdown]`,
             );
         }
     }
@@ -52,6 +57,19 @@ async function main(): Promise<void> {
         gcAvailable() ? '' : 'warning: run node with --expose-gc for meaningful heap numbers',
     ].filter((l) => l !== '');
     process.stderr.write(header.join('\n') + '\n');
+    if (args.blockCutting) {
+        process.stderr.write(
+            'block cutting: BatchTimeout × MaxMessageCount, a fresh network each; RegisterPlan (ours) vs no-op PutState\n',
+        );
+        const out = await runBlockCuttingBench({ quick: args.quick, markdown: args.markdown });
+        process.stdout.write(
+            `\n${header.join('\n')}\n\n${out}\n\ntotal ${((Date.now() - t0) / 1000).toFixed(1)} s, load average at the end ${os
+                .loadavg()
+                .map((l) => l.toFixed(2))
+                .join(' ')}\n`,
+        );
+        return;
+    }
     const report = new Report();
     if (args.only !== 'e2e') {
         process.stderr.write('part 1: chaincode service layer on the in-memory ledger\n');

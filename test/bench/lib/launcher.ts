@@ -4,7 +4,8 @@
  * organization) on free ports in a temporary state directory, and in this process the orchestrator gateway
  * (`GatewayServer` over `FabricGatewayClient`, as gateway/src/main.ts wires them) with an identity per
  * organization, plus a raw grpc-js client that calls it like a Substra backend (binary protobuf, headers
- * `mspid` and `channel`).
+ * `mspid` and `channel`). The floor: a no-op chaincode (`noop-chaincode/main.ts`, one PutState per call) deployed
+ * on the same channel the same way (test/network's `extraChaincodes`), with a fabric-gateway client of org1 for it.
  *
  * The gateway runs in the bench process (not as `startGatewayProcess`) so that the bench's own CPU and heap
  * numbers are those of gateway + client; the peers, the orderer and the chaincode processes are measured from
@@ -15,6 +16,7 @@ import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, readdirSy
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { connect, hash, signers, type Contract, type Gateway } from '@hyperledger/fabric-gateway';
 import { RPCS } from '@substra-fabric/api';
 import {
     FabricGatewayClient,
@@ -33,9 +35,28 @@ export const CHAINCODE = 'mycc';
 export const BATCH_TIMEOUT_MS = 100;
 export const MAX_MESSAGE_COUNT = 10;
 
+/** The no-op chaincode (`noop-chaincode/main.ts`, one PutState per call), deployed on the bench channel too. */
+export const NOOP_CHAINCODE = 'noop';
+
+export interface BenchNetworkOptions {
+    /** orderer BatchTimeout, ms (default {@link BATCH_TIMEOUT_MS}) */
+    readonly batchTimeoutMs?: number;
+    /** orderer MaxMessageCount (default {@link MAX_MESSAGE_COUNT}) */
+    readonly maxMessageCount?: number;
+}
+
+/** Submits to the no-op chaincode through @hyperledger/fabric-gateway directly (org1's peer), until committed. */
+export interface NoopClient {
+    /** `put(key, value)`: one PutState; resolves once org1's peer committed it as valid. */
+    put(key: string): Promise<void>;
+    close(): void;
+}
+
 export interface BenchNetwork {
     readonly client: OrchestratorClient;
     readonly network: FabricNetwork;
+    /** The floor: the no-op chaincode, called without our gateway. */
+    readonly noop: NoopClient;
     /** Temporary directory holding the network's state (`network/`), `network.log`, `gateway.log`, `gateway/`. */
     readonly stateDir: string;
     /** One line describing the network: Fabric version, processes, block cutting, endorsement policy. */
@@ -72,7 +93,47 @@ function blockFilesBytes(network: FabricNetwork, peerProcess: string, channel: s
     }
 }
 
-export async function startBenchNetwork(): Promise<BenchNetwork> {
+/** The no-op chaincode's executable, compiled next to this file (test/bench/dist/test/bench/noop-chaincode/). */
+const NOOP_MAIN = path.join(__dirname, '..', 'noop-chaincode', 'main.js');
+
+const NOOP_VALUE = Buffer.alloc(64, 'n');
+
+function noopClient(org: FabricNetwork['orgs'][number]): NoopClient {
+    const client = new grpc.Client(
+        org.endpoint,
+        grpc.credentials.createSsl(
+            readFileSync(org.tlsCaFile),
+            readFileSync(org.tlsClientKeyFile),
+            readFileSync(org.tlsClientCertFile),
+        ),
+        { 'grpc.ssl_target_name_override': 'localhost' },
+    );
+    // The same signer as our gateway's (fabric-gateway's newPrivateKeySigner), so the floor signs the same way.
+    const gateway: Gateway = connect({
+        client,
+        identity: { mspId: org.mspId, credentials: readFileSync(org.certFile) },
+        signer: signers.newPrivateKeySigner(createPrivateKey(readFileSync(org.keyFile))),
+        hash: hash.sha256,
+    });
+    const contract: Contract = gateway.getNetwork(CHANNEL).getContract(NOOP_CHAINCODE);
+    return {
+        put: async (key) => {
+            const submitted = await contract.submitAsync('put', { arguments: [key, NOOP_VALUE] });
+            const status = await submitted.getStatus();
+            if (!status.successful) {
+                throw new Error(`no-op put ${key}: transaction ${status.transactionId} invalid (code ${status.code})`);
+            }
+        },
+        close: () => {
+            gateway.close();
+            client.close();
+        },
+    };
+}
+
+export async function startBenchNetwork(options: BenchNetworkOptions = {}): Promise<BenchNetwork> {
+    const batchTimeoutMs = options.batchTimeoutMs ?? BATCH_TIMEOUT_MS;
+    const maxMessageCount = options.maxMessageCount ?? MAX_MESSAGE_COUNT;
     const stateDir = mkdtempSync(path.join(os.tmpdir(), 'substra-bench-'));
     const networkLog = path.join(stateDir, 'network.log');
     let network: FabricNetwork;
@@ -82,8 +143,9 @@ export async function startBenchNetwork(): Promise<BenchNetwork> {
             ports: 'auto',
             policy: 'or',
             channels: [{ name: CHANNEL, chaincode: CHAINCODE }],
-            batchTimeoutMs: BATCH_TIMEOUT_MS,
-            maxMessageCount: MAX_MESSAGE_COUNT,
+            batchTimeoutMs,
+            maxMessageCount,
+            extraChaincodes: [{ name: NOOP_CHAINCODE, channel: CHANNEL, command: process.execPath, args: [NOOP_MAIN] }],
             // A process that dies must show as errors and '?' in the notes, not be replaced mid-measure.
             restart: false,
             log: (line) => {
@@ -165,19 +227,22 @@ export async function startBenchNetwork(): Promise<BenchNetwork> {
         const { port } = await server.start();
         server.startListeners();
         const client = new OrchestratorClient(`127.0.0.1:${port}`);
+        const noop = noopClient(first);
         const description =
             `Fabric network: Fabric ${network.fabric.version}, 1 etcdraft orderer + ${network.orgs.length} peers ` +
-            `(LevelDB, TLS), chaincode as a service; BatchTimeout ${BATCH_TIMEOUT_MS} ms, ` +
-            `MaxMessageCount ${MAX_MESSAGE_COUNT}; policy ${endorsementPolicyString(network.policy)}`;
+            `(LevelDB, TLS), chaincode as a service; BatchTimeout ${network.blockCutting.batchTimeoutMs} ms, ` +
+            `MaxMessageCount ${network.blockCutting.maxMessageCount}; policy ${endorsementPolicyString(network.policy)}`;
         return {
             client,
             network,
+            noop,
             stateDir,
             description,
             pid: (name) => network.process(name)?.pid,
             blockBytes: () => blockFilesBytes(network, first.peerProcess, CHANNEL),
             stop: async (keepState = false) => {
                 client.close();
+                noop.close();
                 await server.stop(2000);
                 await stopNetwork();
                 await new Promise<void>((resolve) => gatewayLog.end(resolve));

@@ -24,7 +24,10 @@ export type {
     ChannelSpec,
     ChaincodeProcessInfo,
     EndorsementPolicy,
+    NetworkLifecycle,
 } from './network';
+export { upgradeChaincodes } from './upgrade';
+export type { ChaincodeUpgrade, UpgradeOptions } from './upgrade';
 export type { SupervisedProcess } from './supervisor';
 export { writeGatewayFiles, gatewayEnv, startGatewayProcess, defaultGatewayMain } from './gatewayfiles';
 export type { GatewayFiles, GatewayEnvOptions, GatewayProcess, GatewayProcessOptions } from './gatewayfiles';

@@ -37,6 +37,19 @@ export interface ChannelSpec {
     chaincode: string;
 }
 
+/**
+ * Another chaincode run as a service next to ours (e.g. the bench's no-op chaincode): packaged (ccaas, one package
+ * per org), installed, approved and committed on `channel` with the network's policy, and started once per org
+ * with the same environment as ours (CHAINCODE_CCID, CHAINCODE_ADDRESS, TLS_*), on free ports.
+ */
+export interface ExtraChaincodeSpec {
+    name: string;
+    /** one of the network's channels */
+    channel: string;
+    command: string;
+    args?: string[];
+}
+
 export const DEFAULT_CHANNELS: readonly ChannelSpec[] = [
     { name: 'mychannel', chaincode: 'mycc' },
     { name: 'yourchannel', chaincode: 'yourcc' },
@@ -97,6 +110,8 @@ export interface NetworkOptions {
     /** resume the chain of an earlier run when there is one (default: a new chain) */
     keepLedger?: boolean;
     channels?: readonly ChannelSpec[];
+    /** more chaincodes as a service (not with a resumed chain); default none */
+    extraChaincodes?: readonly ExtraChaincodeSpec[];
     /** `./chaincode` in its directory, as the chaincode image runs it; default <repo>/chaincode/chaincode */
     chaincodeExecutable?: string;
     /** LOG_LEVEL of the chaincode processes (default INFO) */
@@ -157,7 +172,34 @@ export interface FabricNetwork {
     resumeProcess(name: string): Promise<void>;
     /** the environment of `peer` CLI commands as that org's admin (peer channel getinfo, fetch, ...) */
     adminEnv(mspId: string): NodeJS.ProcessEnv;
+    /** what a chaincode upgrade (upgrade.ts) needs of this network's internals */
+    readonly lifecycle: NetworkLifecycle;
     stop(): Promise<void>;
+}
+
+/** Internals of a running network for upgrade.ts: Fabric tools, org files, supervision, network.json. */
+export interface NetworkLifecycle {
+    bin(tool: string): string;
+    packagesDir: string;
+    logsDir: string;
+    /** the chaincode executable and the base environment (PATH, HOME) of its processes */
+    chaincodeExecutable: string;
+    baseEnv: Record<string, string>;
+    chaincodeLogLevel: string;
+    orgs: { mspId: string; name: string; tlsCa: string; peerTlsDir: string; chaincodeTlsDir: string }[];
+    /** orderer connection flags of `peer lifecycle` commands as that org's admin */
+    ordererFlags(mspId: string): string[];
+    /** --peerAddresses/--tlsRootCertFiles of every org's peer */
+    peerFlags(): string[];
+    /** package id per `<chaincode>/<MSPID>`, as in network.json (mutable: upgrade.ts updates it) */
+    packageIds: Record<string, string>;
+    /** rewrites network.json from packageIds and the ports (a restart resumes on what it says) */
+    writeDeployment(): void;
+    startProcess(spec: ProcessSpec): Promise<void>;
+    exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CommandResult>;
+    retry<T>(what: string, attempts: number, delayMs: number, fn: () => Promise<T>): Promise<T>;
+    freePort(): Promise<number>;
+    tcpOpen(port: number): Promise<boolean>;
 }
 
 interface Deployment {
@@ -276,7 +318,7 @@ export async function takenFixedPorts(
     return out;
 }
 
-interface CommandResult {
+export interface CommandResult {
     stdout: string;
     stderr: string;
 }
@@ -539,6 +581,25 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
     }
     const resumed = resumable && previous !== undefined;
     const ports = resumed && previous ? previous.ports : await allocatePorts(options.ports ?? 'fixed', channels.length);
+    const extras = options.extraChaincodes ?? [];
+    if (resumed && extras.length > 0) throw new Error('extraChaincodes need a new chain (no keepLedger)');
+    for (const e of extras) {
+        if (!channels.some((c) => c.name === e.channel))
+            throw new Error(`extra chaincode ${e.name}: no channel ${e.channel}`);
+    }
+    const usedPorts = new Set(listPorts(ports, channels).map(([port]) => port));
+    const extraPorts: number[][] = [];
+    for (let i = 0; i < extras.length; i++) {
+        const row: number[] = [];
+        while (row.length < ORGS.length) {
+            const port = await freePort();
+            if (!usedPorts.has(port)) {
+                usedPorts.add(port);
+                row.push(port);
+            }
+        }
+        extraPorts.push(row);
+    }
     const busy = [];
     for (const [port, what] of listPorts(ports, channels)) {
         const why = await portTaken(port);
@@ -751,6 +812,24 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
 
     const executable = path.resolve(options.chaincodeExecutable ?? path.join(repoRoot, 'chaincode', 'chaincode'));
     if (!existsSync(executable)) throw new Error(`chaincode executable ${executable} not found (build first)`);
+    /** Every chaincode to run as a service, by channel: ours on each channel, then the extra ones. */
+    const deployments: (ChannelSpec & { ports: number[]; command: string; args: string[]; cwd: string })[] = [
+        ...channels.map((c, ci) => ({
+            ...c,
+            ports: ports.chaincodes[ci] ?? [],
+            command: executable,
+            args: [],
+            cwd: path.dirname(executable),
+        })),
+        ...extras.map((e, i) => ({
+            name: e.channel,
+            chaincode: e.name,
+            ports: extraPorts[i] ?? [],
+            command: e.command,
+            args: e.args ?? [],
+            cwd: stateDir,
+        })),
+    ];
     const chaincodes: ChaincodeProcessInfo[] = [];
     const packageIds: Record<string, string> = resumed && previous ? { ...previous.packageIds } : {};
 
@@ -789,9 +868,14 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
         return { file, id };
     };
 
-    const chaincodeSpec = (c: ChannelSpec, ci: number, spec: OrgSpec, oi: number, packageId: string): ProcessSpec => {
+    const chaincodeSpec = (
+        c: (typeof deployments)[number],
+        spec: OrgSpec,
+        oi: number,
+        packageId: string,
+    ): ProcessSpec => {
         const o = org(spec);
-        const port = ports.chaincodes[ci]?.[oi] ?? 0;
+        const port = c.ports[oi] ?? 0;
         const name = `${c.chaincode}/${spec.mspId}`;
         chaincodes.push({
             chaincode: c.chaincode,
@@ -803,8 +887,9 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
         });
         return {
             name,
-            command: executable,
-            cwd: path.dirname(executable),
+            command: c.command,
+            args: c.args,
+            cwd: c.cwd,
             logFile: path.join(dirs.logs, `${c.chaincode}-${spec.name}.log`),
             stopOrder: 0,
             // the hlf-k8s chaincode Deployment's environment
@@ -913,15 +998,15 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
             progress('orderer and peers joined the channels (osnadmin, peer channel join)', t);
 
             t = Date.now();
-            for (const [ci, c] of channels.entries()) {
+            for (const c of deployments) {
                 for (const [oi, spec] of ORGS.entries()) {
-                    const pkg = await ensurePackage(c.chaincode, spec, ports.chaincodes[ci]?.[oi] ?? 0);
+                    const pkg = await ensurePackage(c.chaincode, spec, c.ports[oi] ?? 0);
                     packageIds[`${c.chaincode}/${spec.mspId}`] = pkg.id;
                 }
             }
             await Promise.all(
                 ORGS.map(async (spec) => {
-                    for (const c of channels) {
+                    for (const c of deployments) {
                         const file = path.join(dirs.packages, `${c.chaincode}_1.0_${spec.name}.tgz`);
                         await exec(bin('peer'), ['lifecycle', 'chaincode', 'install', file], adminEnv(spec.mspId));
                     }
@@ -932,11 +1017,11 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
 
         t = Date.now();
         await Promise.all(
-            channels.flatMap((c, ci) =>
+            deployments.flatMap((c) =>
                 ORGS.map((spec, oi) => {
                     const id = packageIds[`${c.chaincode}/${spec.mspId}`];
                     if (!id) throw new Error(`no package id for ${c.chaincode}/${spec.mspId} in ${networkFile}`);
-                    return supervisor.start(chaincodeSpec(c, ci, spec, oi, id));
+                    return supervisor.start(chaincodeSpec(c, spec, oi, id));
                 }),
             ),
         );
@@ -946,7 +1031,7 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
             t = Date.now();
             const policyString = endorsementPolicyString(policy);
             await Promise.all(
-                channels.map(async (c) => {
+                deployments.map(async (c) => {
                     const definition = [
                         '--channelID',
                         c.name,
@@ -1001,7 +1086,7 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
         // dials the chaincode processes; under AND it needs the other org's peer, found through gossip).
         t = Date.now();
         await Promise.all(
-            channels.flatMap((c) =>
+            deployments.flatMap((c) =>
                 orgInfos().map((o) =>
                     retry(`${o.mspId} endorsing ${c.chaincode} on ${c.name}`, 240, 250, () =>
                         probeEndorsement(o, c.name, c.chaincode),
@@ -1038,6 +1123,43 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
         holdProcess: (name) => supervisor.hold(name),
         resumeProcess: (name) => supervisor.resume(name),
         adminEnv,
+        lifecycle: {
+            bin,
+            packagesDir: dirs.packages,
+            logsDir: dirs.logs,
+            chaincodeExecutable: executable,
+            baseEnv,
+            chaincodeLogLevel: options.chaincodeLogLevel ?? 'INFO',
+            orgs: ORGS.map((spec) => {
+                const o = org(spec);
+                return {
+                    mspId: spec.mspId,
+                    name: spec.name,
+                    tlsCa: o.tlsCa,
+                    peerTlsDir: path.join(o.peer, 'tls'),
+                    chaincodeTlsDir: path.join(o.chaincode, 'tls'),
+                };
+            }),
+            ordererFlags,
+            peerFlags: () =>
+                ORGS.flatMap((spec, i) => [
+                    '--peerAddresses',
+                    addr(ports.peers[i]?.peer ?? 0),
+                    '--tlsRootCertFiles',
+                    org(spec).tlsCa,
+                ]),
+            packageIds,
+            writeDeployment: () => {
+                // what network.json says (block cutting as deployed), with the package ids and ports of now
+                const d = JSON.parse(readFileSync(networkFile, 'utf8')) as Deployment;
+                writeFileSync(networkFile, JSON.stringify({ ...d, ports, packageIds }, null, 2) + '\n');
+            },
+            startProcess: (spec) => supervisor.start(spec),
+            exec,
+            retry,
+            freePort,
+            tcpOpen,
+        },
         stop: () => {
             stopping ??= (async () => {
                 const ts = Date.now();
