@@ -326,6 +326,37 @@ async function main() {
         return;
     }
     const networkMs = Date.now() - t;
+    // `npm run upgrade` asks a running launcher to upgrade the chaincode live, on its own supervisor (SIGUSR2 with
+    // <state>/upgrade-request.json; the outcome goes to <state>/upgrade-result.json).
+    let upgrading = false;
+    process.on('SIGUSR2', () => {
+        if (upgrading || stopping) return;
+        upgrading = true;
+        const request = JSON.parse(readFileSync(path.join(opts.state, 'upgrade-request.json'), 'utf8'));
+        const result = (body) =>
+            writeFileSync(path.join(opts.state, 'upgrade-result.json'), JSON.stringify({ id: request.id, ...body }));
+        say(`upgrading the chaincode live (request ${request.id})`);
+        local
+            .upgradeChaincodes(network, {
+                ...(request.version ? { version: request.version } : {}),
+                log: (line) => process.stdout.write(`  ${line}\n`),
+            })
+            .then(
+                (upgrades) => {
+                    for (const u of upgrades) {
+                        say(`${u.chaincode} on ${u.channel} is at version ${u.version}, sequence ${u.sequence}`);
+                    }
+                    result({ ok: true, upgrades });
+                },
+                (err) => {
+                    say(`upgrade failed: ${err instanceof Error ? err.message : String(err)}`);
+                    result({ ok: false, error: err instanceof Error ? err.message : String(err) });
+                },
+            )
+            .finally(() => {
+                upgrading = false;
+            });
+    });
     say(
         `Fabric ${network.fabric.version} network ${network.resumed ? 'resumed on its ledgers' : 'up (new chain)'} in ${networkMs} ms`,
     );

@@ -338,7 +338,7 @@ describe('hlf-k8s: ordering service (hlf-values/orderer.yaml)', () => {
     it("writes our batch settings into the genesis profile the chart's genesis operator uses", () => {
         const { objects, stubValues } = renderOrderer();
         const orderer = at(configtx(objects, 'network-orderer'), 'Profiles', 'GenerateGenesis', 'Orderer');
-        expect(at(orderer, 'BatchTimeout')).toBe('100ms');
+        expect(at(orderer, 'BatchTimeout')).toBe('20ms');
         expect(at(orderer, 'BatchSize', 'MaxMessageCount')).toBe(10);
         expect(at(orderer, 'OrdererType')).toBe('etcdraft');
         const genesis = containerOf(
