@@ -28,7 +28,6 @@ import {
     InvocationError,
 } from './fabric';
 import type { WalletIdentity } from './wallet';
-import { bytesFields, readVarint } from './wire';
 
 export interface FabricGatewayClientOptions {
     /** Identities by MSP id. */
@@ -166,44 +165,38 @@ export function classifyFabricError(err: unknown): InvocationError {
     return new InvocationError('other', err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-/** Number of a block encoded as `common.Block` (header = field 1, number = its field 1). */
+/** Number of an encoded `common.Block`. */
 export function blockNumberOf(block: Uint8Array): bigint {
-    const [tag, afterTag] = readVarint(block, 0);
-    if (tag !== 0x0a) {
+    const header = common.Block.deserializeBinary(block).getHeader();
+    if (header === undefined) {
         throw new Error('block without header');
     }
-    const [length, start] = readVarint(block, afterTag);
-    const header = block.subarray(start, start + length);
-    // proto3 leaves a zero number out
-    return header[0] === 0x08 ? BigInt(readVarint(header, 1)[0]) : 0n;
+    return BigInt(header.getNumber());
 }
 
-const TRANSACTIONS_FILTER = 2;
 const TX_VALID = 0;
 
-function first(bytes: Uint8Array | undefined, ...path: number[]): Uint8Array | undefined {
-    let current = bytes;
-    for (const field of path) {
-        current = current === undefined ? undefined : bytesFields(current, field)[0];
+/** The transactions of an encoded block: each envelope's payload, channel header and validation code. */
+function* transactionsOf(bytes: Uint8Array): Generator<{
+    payload: common.Payload;
+    header: common.ChannelHeader;
+    code: number | undefined;
+}> {
+    const block = common.Block.deserializeBinary(bytes);
+    const filter = block.getMetadata()?.getMetadataList_asU8()[common.BlockMetadataIndex.TRANSACTIONS_FILTER];
+    for (const [i, envelope] of (block.getData()?.getDataList_asU8() ?? []).entries()) {
+        const payload = common.Payload.deserializeBinary(common.Envelope.deserializeBinary(envelope).getPayload_asU8());
+        const header = common.ChannelHeader.deserializeBinary(
+            payload.getHeader()?.getChannelHeader_asU8() ?? new Uint8Array(0),
+        );
+        yield { payload, header, code: filter?.[i] };
     }
-    return current;
-}
-
-function text(bytes: Uint8Array | undefined): string {
-    return bytes === undefined ? '' : Buffer.from(bytes).toString('utf8');
 }
 
 /**
  * Whether transaction `transactionId` of an encoded `common.Block` is valid and set a chaincode event
  * named `eventName` for `chaincode` (what the chaincode-events service delivers); undefined when the
  * block does not hold the transaction or lacks its validation flags.
- *
- * Paths (field numbers): Block.data(2).data(1)[i] = Envelope; Envelope.payload(1) → Payload.header(1) →
- * Header.channel_header(1) → ChannelHeader.tx_id(5); Payload.data(2) → Transaction.actions(1)[] →
- * TransactionAction.payload(2) → ChaincodeActionPayload.action(2) → ChaincodeEndorsedAction
- * .proposal_response_payload(1) → ProposalResponsePayload.extension(2) → ChaincodeAction.events(2) →
- * ChaincodeEvent{chaincode_id(1), tx_id(2), event_name(3)}; Block.metadata(3).metadata(1)[2] = one
- * validation code per transaction.
  */
 export function transactionEmitted(
     block: Uint8Array,
@@ -211,14 +204,10 @@ export function transactionEmitted(
     chaincode: string,
     eventName: string,
 ): boolean | undefined {
-    const envelopes = bytesFields(first(block, 2) ?? new Uint8Array(0), 1);
-    const filter = bytesFields(first(block, 3) ?? new Uint8Array(0), 1)[TRANSACTIONS_FILTER];
-    for (const [i, envelope] of envelopes.entries()) {
-        const payload = first(envelope, 1);
-        if (text(first(payload, 1, 1, 5)) !== transactionId) {
+    for (const { payload, header, code } of transactionsOf(block)) {
+        if (header.getTxId() !== transactionId) {
             continue;
         }
-        const code = filter?.[i];
         if (code === undefined) {
             return undefined;
         }
@@ -232,31 +221,21 @@ export function transactionEmitted(
  * `chaincode` (config and other transaction types are skipped).
  */
 export function blockEmits(bytes: Uint8Array, chaincode: string, eventName: string): boolean {
-    const block = common.Block.deserializeBinary(bytes);
-    const filter = block.getMetadata()?.getMetadataList_asU8()[common.BlockMetadataIndex.TRANSACTIONS_FILTER];
-    return (block.getData()?.getDataList_asU8() ?? []).some((envelope, i) => {
-        if (filter?.[i] !== TX_VALID) {
-            return false;
-        }
-        const payload = common.Payload.deserializeBinary(common.Envelope.deserializeBinary(envelope).getPayload_asU8());
-        const header = common.ChannelHeader.deserializeBinary(
-            payload.getHeader()?.getChannelHeader_asU8() ?? new Uint8Array(0),
-        );
-        return (
+    for (const { payload, header, code } of transactionsOf(bytes)) {
+        if (
+            code === TX_VALID &&
             header.getType() === common.HeaderType.ENDORSER_TRANSACTION &&
-            setsEvent(payload.serializeBinary(), chaincode, eventName)
-        );
-    });
+            setsEvent(payload, chaincode, eventName)
+        ) {
+            return true;
+        }
+    }
+    return false;
 }
 
-/** Whether an endorser transaction's encoded `Payload` sets chaincode event `eventName` of `chaincode`. */
-function setsEvent(payload: Uint8Array | undefined, chaincode: string, eventName: string): boolean {
-    if (payload === undefined) {
-        return false;
-    }
-    const transaction = peerProtos.Transaction.deserializeBinary(
-        common.Payload.deserializeBinary(payload).getData_asU8(),
-    );
+/** Whether an endorser transaction's payload sets chaincode event `eventName` of `chaincode`. */
+function setsEvent(payload: common.Payload, chaincode: string, eventName: string): boolean {
+    const transaction = peerProtos.Transaction.deserializeBinary(payload.getData_asU8());
     return transaction.getActionsList().some((action) => {
         const endorsed = peerProtos.ChaincodeActionPayload.deserializeBinary(action.getPayload_asU8()).getAction();
         if (endorsed === undefined) {
