@@ -37,24 +37,6 @@ function parseArgs(argv) {
     return opts;
 }
 
-function startTimeOf(pid) {
-    try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    } catch {
-        return undefined;
-    }
-}
-
-function running(rec) {
-    try {
-        process.kill(rec.pid, 0);
-    } catch {
-        return false;
-    }
-    return rec.startTime === undefined || startTimeOf(rec.pid) === rec.startTime;
-}
-
 function readJson(file, fallback) {
     try {
         return JSON.parse(readFileSync(file, 'utf8'));
@@ -64,7 +46,7 @@ function readJson(file, fallback) {
 }
 
 /** Asks the running launcher to upgrade live; resolves with its outcome. */
-async function upgradeLive(state, launcher, version) {
+async function upgradeLive(local, state, launcher, version) {
     const id = `${process.pid}-${Date.now()}`;
     const resultFile = path.join(state, 'upgrade-result.json');
     rmSync(resultFile, { force: true });
@@ -75,7 +57,7 @@ async function upgradeLive(state, launcher, version) {
     for (;;) {
         const result = readJson(resultFile, undefined);
         if (result?.id === id) return result;
-        if (!running(launcher)) throw new Error('the launcher stopped during the upgrade');
+        if (!local.isAlive(launcher)) throw new Error('the launcher stopped during the upgrade');
         if (Date.now() > deadline) throw new Error('no answer from the launcher within 3 minutes');
         await new Promise((r) => setTimeout(r, 200));
     }
@@ -101,9 +83,9 @@ async function main() {
     if (!existsSync(index)) throw new Error('test/network is not built: run `npm run build` first');
     const local = createRequire(import.meta.url)(index);
 
-    const launcher = readJson(path.join(opts.state, 'launcher.pid'), []).find(running);
+    const launcher = readJson(path.join(opts.state, 'launcher.pid'), []).find((rec) => local.isAlive(rec));
     if (launcher) {
-        const result = await upgradeLive(opts.state, launcher, opts.version);
+        const result = await upgradeLive(local, opts.state, launcher, opts.version);
         if (!result.ok) throw new Error(result.error);
         report(result.upgrades);
         say('upgraded live; the running system serves the new version');

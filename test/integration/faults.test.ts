@@ -22,7 +22,8 @@ import {
 import { loadSync } from '@grpc/proto-loader';
 import { protoPath as healthProto } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EventSubscription, OrgClient, closeClients, grpc } from './support/client';
+import { OrgClient, closeClients, grpc } from './support/client';
+import { ResumingSubscriber, allEventIds } from './support/events';
 
 const ORG1 = 'MyOrg1MSP';
 const ORG2 = 'MyOrg2MSP';
@@ -76,43 +77,6 @@ class RestartingGateway {
     }
 }
 
-/** A subscriber that resumes from its last event id each time its stream fails, as a backend does. */
-class ResumingSubscriber {
-    readonly ids: string[] = [];
-    readonly seen = new Set<string>();
-    duplicates = 0;
-    resumes = 0;
-    #subscription: EventSubscription | undefined;
-    #stopped = false;
-
-    constructor(readonly client: OrgClient) {
-        this.#open();
-    }
-
-    #open(): void {
-        const subscription = this.client.subscribe(this.ids.at(-1) ?? '');
-        this.#subscription = subscription;
-        subscription.stream.on('data', (event: orchestrator.IEvent) => {
-            const id = event.id ?? '';
-            if (this.seen.has(id)) this.duplicates++;
-            else this.seen.add(id);
-            this.ids.push(id);
-        });
-        subscription.stream.on('error', () => {
-            if (this.#stopped) return;
-            this.resumes++;
-            setTimeout(() => {
-                if (!this.#stopped) this.#open();
-            }, 300);
-        });
-    }
-
-    stop(): void {
-        this.#stopped = true;
-        this.#subscription?.cancel();
-    }
-}
-
 interface LoadStats {
     acknowledged: string[];
     failures: { code: number; details: string; at: number }[];
@@ -147,20 +111,6 @@ function steadyLoad(client: OrgClient, writers: number): { stats: LoadStats; sto
             await Promise.all(loops);
         },
     };
-}
-
-async function allEventIds(client: OrgClient): Promise<string[]> {
-    const ids: string[] = [];
-    let token = '';
-    do {
-        const page = await client.call<orchestrator.IQueryEventsResponse>('EventService/QueryEvents', {
-            page_token: token,
-            page_size: 1000,
-        });
-        for (const e of page.events ?? []) ids.push(e.id ?? '');
-        token = page.next_page_token ?? '';
-    } while (token);
-    return ids;
 }
 
 type HealthCheck = (
@@ -294,10 +244,10 @@ describe('fault suite', () => {
         }
         const expected = await allEventIds(o1);
         const caughtUpBy = Date.now() + 30_000;
-        while (subscribers.some((s) => expected.some((id) => !s.seen.has(id))) && Date.now() < caughtUpBy) {
+        while (subscribers.some((s) => expected.some((id) => !s.has(id))) && Date.now() < caughtUpBy) {
             await sleep(200);
         }
-        for (const s of subscribers) s.stop();
+        for (const s of subscribers) s.pause();
         const expectedSet = new Set(expected);
         console.log(
             `[faults] ${report.join('; ')}\n` +
@@ -306,8 +256,8 @@ describe('fault suite', () => {
                 subscribers
                     .map(
                         (s, i) =>
-                            `subscriber ${i + 1}: received ${s.seen.size}, duplicates ${s.duplicates}, ` +
-                            `missing ${expected.filter((id) => !s.seen.has(id)).length}, resumed ${s.resumes}×`,
+                            `subscriber ${i + 1}: received ${s.received}, duplicates ${s.duplicates}, ` +
+                            `missing ${expected.filter((id) => !s.has(id)).length}, resumed ${s.resumes}×`,
                     )
                     .join('; '),
         );
@@ -320,7 +270,7 @@ describe('fault suite', () => {
         for (const s of subscribers) {
             expect(s.duplicates).toBe(0);
             expect(s.ids.filter((id) => !expectedSet.has(id))).toEqual([]);
-            expect(expected.filter((id) => !s.seen.has(id))).toEqual([]);
+            expect(expected.filter((id) => !s.has(id))).toEqual([]);
         }
         expect(gateway.restarts).toBe(1);
     });
@@ -334,7 +284,7 @@ describe('fault suite', () => {
                     filter: { asset_key: key },
                 });
                 const id = page.events?.[0]?.id;
-                if (id !== undefined && id !== null && subscriber.seen.has(id)) return Date.now();
+                if (id !== undefined && id !== null && subscriber.has(id)) return Date.now();
                 await sleep(20);
             }
             throw new Error(`no event for ${key} within 30 s`);
@@ -365,7 +315,7 @@ describe('fault suite', () => {
             await fabric.resumeProcess('peer0.org1');
         }
         await writeAndSee('after the outage');
-        subscriber.stop();
+        subscriber.pause();
         expect(subscriber.duplicates).toBe(0);
     });
 });

@@ -9,6 +9,7 @@ import { orchestrator } from '@substra-fabric/api';
 import { type ChaincodeUpgrade, upgradeChaincodes } from '@substra-fabric/network';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OrgClient, closeClients, grpc } from './support/client';
+import { ResumingSubscriber, allEventIds } from './support/events';
 import { type LocalNetwork, startLocalNetwork } from './support/network';
 
 const { AssetKind } = orchestrator;
@@ -39,69 +40,6 @@ afterAll(async () => {
     closeClients();
     await local.stop();
 });
-
-/** A subscriber that resumes from its last event id when its stream fails, as a backend does. */
-class ResumingSubscriber {
-    readonly ids: string[] = [];
-    duplicates = 0;
-    resumes = 0;
-    readonly #seen = new Set<string>();
-    #cancel: (() => void) | undefined;
-    #stopped = false;
-
-    constructor(readonly client: OrgClient) {
-        this.#open();
-    }
-
-    has(id: string): boolean {
-        return this.#seen.has(id);
-    }
-
-    #open(): void {
-        const subscription = this.client.subscribe(this.ids.at(-1) ?? '');
-        this.#cancel = () => {
-            subscription.cancel();
-        };
-        subscription.stream.on('data', (event: orchestrator.IEvent) => {
-            const id = event.id ?? '';
-            if (this.#seen.has(id)) this.duplicates++;
-            this.#seen.add(id);
-            this.ids.push(id);
-        });
-        subscription.stream.on('error', () => {
-            if (this.#stopped) return;
-            this.resumes++;
-            setTimeout(() => {
-                if (!this.#stopped) this.#open();
-            }, 300);
-        });
-    }
-
-    /** Cancels the stream; a later {@link resume} continues from the last event id received. */
-    pause(): void {
-        this.#stopped = true;
-        this.#cancel?.();
-    }
-
-    resume(): void {
-        this.#stopped = false;
-        this.#open();
-    }
-}
-
-async function allEventIds(client: OrgClient): Promise<string[]> {
-    const ids: string[] = [];
-    let token = '';
-    do {
-        const page = await client.call<orchestrator.IQueryEventsResponse>('EventService/QueryEvents', {
-            page_token: token,
-            page_size: 1000,
-        });
-        for (const e of page.events ?? []) ids.push(e.id ?? '');
-        token = page.next_page_token ?? '';
-    } while (token);
-    return ids;
-}
 
 /** Every item of a paged listing. */
 async function listAll(

@@ -2,8 +2,8 @@
 // case for MVCC (every transaction reads and writes the same key). Returns what came back, for the tests to judge.
 
 import { randomUUID } from 'node:crypto';
-import type { OrgClient } from './client';
-import type { grpc } from './client';
+import { expect } from 'vitest';
+import { type OrgClient, grpc } from './client';
 
 export interface ContentionResult {
     plan: string;
@@ -38,4 +38,20 @@ export async function updateOnePlanConcurrently(
         }),
     );
     return { plan, ok, failures, ms: Date.now() - t0 };
+}
+
+/**
+ * Prints the outcome of a contention run, then checks the goal: at least 99 % of the calls succeed, and the others
+ * fail with UNAVAILABLE saying they were still conflicting (what a backend retries).
+ */
+export function expectContentionGoal(r: ContentionResult, label: string, calls: number): void {
+    console.log(
+        `[contention] ${label}: ${r.ok}/${calls} UpdatePlan calls succeeded in ${r.ms} ms` +
+            (r.failures.length ? `; failures: ${JSON.stringify(r.failures.slice(0, 3))}` : ''),
+    );
+    expect(r.ok).toBeGreaterThanOrEqual(Math.ceil(calls * 0.99));
+    for (const f of r.failures) {
+        expect(f.code).toBe(grpc.status.UNAVAILABLE);
+        expect(f.details).toMatch(/conflicting with concurrent transactions/);
+    }
 }
