@@ -1056,6 +1056,29 @@ describe('concurrency and volume', () => {
         } while (token);
         expect(pagesSeen).toBe(3);
         expect(seen).toEqual([...keys].sort());
+        // the 120 creation events of that one transaction come in the order the chaincode emitted them: by their
+        // rank in the transaction (`<tx>:<n>`), `:10` after `:9`, in QueryEvents and in a replayed stream alike
+        const inBatch = (e: Ev) => keys.includes(e.compute_task?.key ?? '');
+        const created = await eventually(
+            () =>
+                allEvents(o1, { event_kind: EventKind.EVENT_ASSET_CREATED, asset_kind: AssetKind.ASSET_COMPUTE_TASK }),
+            (events) => events.filter(inBatch).length === 120,
+        );
+        const ofBatch = created.filter(inBatch);
+        expect(ofBatch).toHaveLength(120);
+        const ranksInTx = ofBatch.map((e) => Number((e.id ?? '').split(':')[1]));
+        expect(new Set(ofBatch.map((e) => (e.id ?? '').split(':')[0])).size).toBe(1);
+        expect(ranksInTx).toEqual([...ranksInTx].sort((a, b) => a - b));
+        expect(ranksInTx.length).toBeGreaterThan(10);
+        const replay = o2.subscribe();
+        const replayed = await replay.waitFor((events) =>
+            keys.every((k) => events.some((e) => e.compute_task?.key === k)),
+        );
+        replay.cancel();
+        const replayedRanks = replayed
+            .filter((e) => inBatch(e) && e.event_kind === EventKind.EVENT_ASSET_CREATED)
+            .map((e) => Number((e.id ?? '').split(':')[1]));
+        expect(replayedRanks).toEqual(ranksInTx);
         const running = await o1.call<orchestrator.IIsPlanRunningResponse>('ComputePlanService/IsPlanRunning', {
             key: plan,
         });
