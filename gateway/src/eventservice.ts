@@ -86,6 +86,7 @@ export async function startPosition(context: StartContext, startEventId: string)
         throw new StatusError(status.UNKNOWN, `invalid event id "${startEventId}"`);
     }
     let position = await index.positionOf(startEventId);
+    // the listener may index the transaction between the two reads: then its events are there too
     if (position === undefined && !(await index.hasTransaction(transactionId))) {
         const location = await context.fabric.transactionBlock({
             mspid: context.mspid,
@@ -110,8 +111,8 @@ export async function startPosition(context: StartContext, startEventId: string)
             }
             await index.waitForChange(context.signal, version);
         }
-        position = await index.positionOf(startEventId);
     }
+    position ??= await index.positionOf(startEventId);
     if (position === undefined) {
         throw notFound(startEventId);
     }
