@@ -16,11 +16,10 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { orchestrator } from '@substra-fabric/api';
-import { type FabricNetwork, startFabricNetwork } from '@substra-fabric/network';
+import { type FabricNetwork, startFabricNetwork, tcpOpen } from '@substra-fabric/network';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pki } from '../../gateway/test/pki';
 import {
@@ -231,21 +230,6 @@ async function stopChild(s: Started): Promise<void> {
     }, 20_000);
     await s.exited;
     clearTimeout(timer);
-}
-
-function tcpOpen(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const sock = new net.Socket();
-        sock.once('connect', () => {
-            sock.destroy();
-            resolve(true);
-        });
-        sock.once('error', () => {
-            sock.destroy();
-            resolve(false);
-        });
-        sock.connect(port, '127.0.0.1');
-    });
 }
 
 // ---- the gateway as its image and chart start it ----

@@ -16,7 +16,7 @@ import { appendFileSync, createWriteStream, mkdtempSync, readFileSync, readdirSy
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { connect, hash, signers, type Contract, type Gateway } from '@hyperledger/fabric-gateway';
+import type { Contract } from '@hyperledger/fabric-gateway';
 import { RPCS } from '@substra-fabric/api';
 import {
     FabricGatewayClient,
@@ -25,7 +25,12 @@ import {
     parseChannelConfig,
     type WalletIdentity,
 } from '@substra-fabric/gateway';
-import { endorsementPolicyString, startFabricNetwork, type FabricNetwork } from '@substra-fabric/network';
+import {
+    connectOrgGateway,
+    endorsementPolicyString,
+    startFabricNetwork,
+    type FabricNetwork,
+} from '@substra-fabric/network';
 import { messageClass } from '../../../chaincode/src/contracts/codec';
 
 export const CHANNEL = 'mychannel';
@@ -99,22 +104,9 @@ const NOOP_MAIN = path.join(__dirname, '..', 'noop-chaincode', 'main.js');
 const NOOP_VALUE = Buffer.alloc(64, 'n');
 
 function noopClient(org: FabricNetwork['orgs'][number]): NoopClient {
-    const client = new grpc.Client(
-        org.endpoint,
-        grpc.credentials.createSsl(
-            readFileSync(org.tlsCaFile),
-            readFileSync(org.tlsClientKeyFile),
-            readFileSync(org.tlsClientCertFile),
-        ),
-        { 'grpc.ssl_target_name_override': 'localhost' },
-    );
-    // The same signer as our gateway's (fabric-gateway's newPrivateKeySigner), so the floor signs the same way.
-    const gateway: Gateway = connect({
-        client,
-        identity: { mspId: org.mspId, credentials: readFileSync(org.certFile) },
-        signer: signers.newPrivateKeySigner(createPrivateKey(readFileSync(org.keyFile))),
-        hash: hash.sha256,
-    });
+    // the same connection and signer as our gateway's, so the floor signs the same way
+    const connection = connectOrgGateway(org);
+    const { gateway } = connection;
     const contract: Contract = gateway.getNetwork(CHANNEL).getContract(NOOP_CHAINCODE);
     return {
         put: async (key) => {
@@ -125,8 +117,7 @@ function noopClient(org: FabricNetwork['orgs'][number]): NoopClient {
             }
         },
         close: () => {
-            gateway.close();
-            client.close();
+            connection.close();
         },
     };
 }

@@ -15,6 +15,7 @@ export {
     portTaken,
     listPorts,
     DEFAULT_CHANNELS,
+    tcpOpen,
 } from './network';
 export type {
     FabricNetwork,
@@ -33,5 +34,5 @@ export { writeGatewayFiles, gatewayEnv, startGatewayProcess, defaultGatewayMain 
 export type { GatewayFiles, GatewayEnvOptions, GatewayProcess, GatewayProcessOptions } from './gatewayfiles';
 export { isAlive, pidRecord, readPidRecords, writePidRecords, processStartTime } from './pids';
 export type { PidRecord } from './pids';
-export { committedTransaction, parseTransaction } from './ledger';
+export { committedTransaction, connectOrgGateway, parseTransaction } from './ledger';
 export type { CommittedTransaction } from './ledger';

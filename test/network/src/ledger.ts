@@ -19,7 +19,8 @@ export interface CommittedTransaction {
 /** Block metadata index of the transaction validation flags (common.BlockMetadataIndex.TRANSACTIONS_FILTER). */
 const TRANSACTIONS_FILTER = 2;
 
-function connectAs(org: NetworkOrg): { gateway: Gateway; close(): void } {
+/** A fabric-gateway connection to `org`'s peer as its user (mutual TLS), as our gateway signs. */
+export function connectOrgGateway(org: NetworkOrg): { gateway: Gateway; close(): void } {
     const client = new grpc.Client(
         org.endpoint,
         grpc.credentials.createSsl(
@@ -51,7 +52,7 @@ export async function committedTransaction(
     channel: string,
     txId: string,
 ): Promise<CommittedTransaction> {
-    const connection = connectAs(org);
+    const connection = connectOrgGateway(org);
     try {
         const bytes = await connection.gateway
             .getNetwork(channel)
@@ -69,7 +70,7 @@ export async function committedTransaction(
  * dial the chaincode process, and (under AND) knows the other org's peer through gossip.
  */
 export async function probeEndorsement(org: NetworkOrg, channel: string, chaincode: string): Promise<void> {
-    const connection = connectAs(org);
+    const connection = connectOrgGateway(org);
     try {
         await connection.gateway
             .getNetwork(channel)

@@ -364,7 +364,8 @@ function httpOk(url: string): Promise<boolean> {
     });
 }
 
-function tcpOpen(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
+export function tcpOpen(port: number): Promise<boolean> {
     return new Promise((resolve) => {
         const sock = net.connect({ host: HOST, port });
         sock.once('connect', () => {
