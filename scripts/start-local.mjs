@@ -15,7 +15,8 @@
 // new chain (crypto material is kept).
 //
 // Before building or starting anything it checks that no other `npm start` runs on the state dir and that the
-// ports it needs are free, and exits 1 with a message naming what is taken. Port 0 (--port, --metrics-port) and
+// ports it needs are free, and exits 1 with a message naming what is taken (the checks are the network package's:
+// on a clone with no build yet, test/network alone is built for them first). Port 0 (--port, --metrics-port) and
 // --network-ports auto take free ports (the tests run this way, next to a developer's own `npm start`).
 // Pid files: <state>/launcher.pid (this process), <state>/network/pids.json (orderer, peers, chaincode
 // processes; kept current when one is restarted), <state>/gateway/gateway.pid.
@@ -23,7 +24,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import { setInterval } from 'node:timers';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +32,7 @@ const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const t0 = Date.now();
 const elapsed = () => `+${((Date.now() - t0) / 1000).toFixed(2)}s`;
 const say = (line) => process.stdout.write(`[start ${elapsed()}] ${line}\n`);
+const errorMessage = (err) => (err instanceof Error ? err.message : String(err));
 
 const USAGE =
     'usage: npm start [-- --policy or|and] [--state DIR] [--port PORT] [--metrics-port PORT]' +
@@ -171,45 +172,27 @@ function buildIfNeeded(opts) {
 
 // --- preflight: fail fast when another instance or another program holds what we need ---
 
-function portInUse(port) {
-    return new Promise((resolve) => {
-        const srv = net.createServer();
-        srv.once('error', (err) => {
-            resolve(err.code ?? err.message);
+// The preflight runs before the build (a second `npm start` must not rebuild under a running one), with the network
+// package's own pid and port helpers: pids.js and util.js need nothing but Node, so any build of them does. A clone
+// with no build yet gets test/network built first, alone (it needs no other workspace). They leave the require cache
+// again, so that the package required after the build loads its files as built then.
+const PREFLIGHT_MODULES = ['pids.js', 'util.js'].map((f) => path.join(root, 'test', 'network', 'dist', 'src', f));
+
+function preflightHelpers(opts) {
+    const missing = PREFLIGHT_MODULES.filter((f) => !existsSync(f)).map((f) => path.relative(root, f));
+    if (missing.length > 0) {
+        if (!opts.build) throw new Error(`--no-build: ${missing.join(', ')} missing; run \`npm run build\` first`);
+        say(`building test/network first (missing ${missing.join(', ')})`);
+        execFileSync('npm', ['run', 'build', '--silent', '-w', 'test/network'], {
+            cwd: root,
+            stdio: ['ignore', 'ignore', 'inherit'],
         });
-        srv.listen({ port, host: HOST, exclusive: true }, () => {
-            srv.close(() => {
-                resolve(undefined);
-            });
-        });
-    });
-}
-
-function readPids(file) {
-    try {
-        const records = JSON.parse(readFileSync(file, 'utf8'));
-        return Array.isArray(records) ? records : [];
-    } catch {
-        return [];
     }
-}
-
-function startTimeOf(pid) {
-    try {
-        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    } catch {
-        return undefined;
-    }
-}
-
-function running(rec) {
-    try {
-        process.kill(rec.pid, 0);
-    } catch {
-        return false;
-    }
-    return rec.startTime === undefined || startTimeOf(rec.pid) === rec.startTime;
+    const require = createRequire(import.meta.url);
+    const helpers = Object.assign({}, ...PREFLIGHT_MODULES.map((f) => require(f)));
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the require cache is keyed by file name
+    for (const f of PREFLIGHT_MODULES) delete require.cache[f];
+    return helpers;
 }
 
 function busyError(busy) {
@@ -227,7 +210,8 @@ function busyError(busy) {
 }
 
 async function preflight(opts, launcherPidFile) {
-    const owner = readPids(launcherPidFile).filter(running);
+    const { isAlive, portTaken, readPidRecords } = preflightHelpers(opts);
+    const owner = readPidRecords(launcherPidFile).filter((rec) => isAlive(rec));
     if (owner.length > 0) {
         throw new Error(
             `\`npm start\` is already running on the state dir ${opts.state} (pid ${owner.map((r) => r.pid).join(', ')}).\n` +
@@ -239,7 +223,7 @@ async function preflight(opts, launcherPidFile) {
         ...(opts.port === 0 ? [] : [[opts.port, 'gateway gRPC', '--port']]),
         ...(opts.metricsPort === 0 ? [] : [[opts.metricsPort, 'gateway metrics', '--metrics-port']]),
     ]) {
-        const why = await portInUse(port);
+        const why = await portTaken(port);
         if (why) busy.push({ port, what, flag, why });
     }
     if (busy.length > 0) throw busyError(busy);
@@ -268,7 +252,7 @@ async function main() {
             throw busyError(taken.map((t) => ({ ...t, flag: '--network-ports auto' })));
         }
     }
-    writeFileSync(launcherPidFile, JSON.stringify([local.pidRecord(process.pid, 'launcher')], null, 2) + '\n');
+    local.writePidRecords(launcherPidFile, [local.pidRecord(process.pid, 'launcher')]);
 
     let network;
     let networkStart;
@@ -289,12 +273,18 @@ async function main() {
             await (network ?? started)?.stop();
             rmSync(path.join(networkState, 'pids.json'), { force: true });
         } catch (err) {
-            process.stderr.write(`error while stopping: ${err instanceof Error ? err.message : String(err)}\n`);
+            process.stderr.write(`error while stopping: ${errorMessage(err)}\n`);
             code = 1;
         }
         rmSync(launcherPidFile, { force: true });
         say(`stopped in ${Date.now() - ts} ms`);
         process.exit(code);
+    };
+    /** `what` failed with `err`: says why, and stops what was started (unless a stop is already under way). */
+    const fail = async (what, err) => {
+        if (stopping) return;
+        process.stderr.write(`${errorMessage(err)}\n`);
+        await stop(what, 1);
     };
     process.on('SIGINT', () => void stop('SIGINT', 0));
     process.on('SIGTERM', () => void stop('SIGTERM', 0));
@@ -320,9 +310,7 @@ async function main() {
         });
         network = await networkStart;
     } catch (err) {
-        if (stopping) return;
-        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-        await stop('the network failed to start', 1);
+        await fail('the network failed to start', err);
         return;
     }
     const networkMs = Date.now() - t;
@@ -349,8 +337,8 @@ async function main() {
                     result({ ok: true, upgrades });
                 },
                 (err) => {
-                    say(`upgrade failed: ${err instanceof Error ? err.message : String(err)}`);
-                    result({ ok: false, error: err instanceof Error ? err.message : String(err) });
+                    say(`upgrade failed: ${errorMessage(err)}`);
+                    result({ ok: false, error: errorMessage(err) });
                 },
             )
             .finally(() => {
@@ -379,7 +367,7 @@ async function main() {
     const startGateway = async (port, metricsPort) => {
         gatewayStart = local.startGatewayProcess({ env: gatewayEnvFor(port, metricsPort), logFile });
         gateway = await gatewayStart;
-        writeFileSync(gatewayPidFile, JSON.stringify([local.pidRecord(gateway.pid, 'gateway')], null, 2) + '\n');
+        local.writePidRecords(gatewayPidFile, [local.pidRecord(gateway.pid, 'gateway')]);
         const startedAt = Date.now();
         void gateway.exited.then((code) => {
             if (stopping) return;
@@ -394,11 +382,7 @@ async function main() {
                 startGateway(gateway.port, gateway.metricsPort).then(
                     () => say(`[supervisor] gateway restarted (pid ${gateway.pid})`),
                     (err) => {
-                        if (!stopping)
-                            void stop(
-                                `the gateway could not be restarted: ${err instanceof Error ? err.message : String(err)}`,
-                                1,
-                            );
+                        if (!stopping) void stop(`the gateway could not be restarted: ${errorMessage(err)}`, 1);
                     },
                 );
             }, delay);
@@ -408,9 +392,7 @@ async function main() {
         await startGateway(opts.port, opts.metricsPort);
         if (stopping) return;
     } catch (err) {
-        if (stopping) return;
-        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-        await stop('gateway failed to start', 1);
+        await fail('gateway failed to start', err);
         return;
     }
     const gatewayMs = Date.now() - t;
@@ -442,6 +424,6 @@ async function main() {
 }
 
 main().catch((err) => {
-    process.stderr.write(`start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`start: ${errorMessage(err)}\n`);
     process.exit(1);
 });

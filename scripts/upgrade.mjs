@@ -83,7 +83,7 @@ async function main() {
     if (!existsSync(index)) throw new Error('test/network is not built: run `npm run build` first');
     const local = createRequire(import.meta.url)(index);
 
-    const launcher = readJson(path.join(opts.state, 'launcher.pid'), []).find((rec) => local.isAlive(rec));
+    const launcher = local.readPidRecords(path.join(opts.state, 'launcher.pid')).find((rec) => local.isAlive(rec));
     if (launcher) {
         const result = await upgradeLive(local, opts.state, launcher, opts.version);
         if (!result.ok) throw new Error(result.error);

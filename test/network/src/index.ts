@@ -12,11 +12,10 @@ export {
     findRepoRoot,
     endorsementPolicyString,
     takenFixedPorts,
-    portTaken,
     listPorts,
     DEFAULT_CHANNELS,
-    tcpOpen,
 } from './network';
+export { portTaken, tcpOpen } from './util';
 export type {
     FabricNetwork,
     NetworkOptions,
@@ -25,8 +24,8 @@ export type {
     ChannelSpec,
     ChaincodeProcessInfo,
     EndorsementPolicy,
-    NetworkLifecycle,
 } from './network';
+export type { ChaincodeLifecycle, CcaasPackage, ChaincodeDefinition, ChaincodeServer } from './lifecycle';
 export { upgradeChaincodes } from './upgrade';
 export type { ChaincodeUpgrade, UpgradeOptions } from './upgrade';
 export type { SupervisedProcess } from './supervisor';

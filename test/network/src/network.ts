@@ -7,20 +7,18 @@
 //   crypto/            cryptogen output (kept across resets: certificates last for years)
 //   config/            configtx.yaml, crypto-config.yaml, peer/core.yaml (Fabric's sample with Docker off)
 //   artifacts/         channel genesis blocks
-//   packages/          chaincode packages (built once: their sha256 is the package id)
+//   packages/          chaincode packages (lifecycle.ts; their sha256 is the package id)
 //   data/              orderer and peer ledgers
 //   logs/              one log per process
 //   network.json       what was deployed (ports, package ids, policy, Fabric version): a restart resumes from it
 //   pids.json          every running process we started, with its start time
 
-import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { ensureFabric, type FabricInstall } from './fabric';
 import { probeEndorsement } from './ledger';
+import { type CcaasPackage, ChaincodeLifecycle } from './lifecycle';
 import { readPidRecords } from './pids';
 import {
     type ProcessSpec,
@@ -29,6 +27,7 @@ import {
     Supervisor,
     type SupervisorOptions,
 } from './supervisor';
+import { addr, exec, freePort, HOST, poll, portTaken, retry } from './util';
 
 export type EndorsementPolicy = 'or' | 'and';
 
@@ -172,34 +171,9 @@ export interface FabricNetwork {
     resumeProcess(name: string): Promise<void>;
     /** the environment of `peer` CLI commands as that org's admin (peer channel getinfo, fetch, ...) */
     adminEnv(mspId: string): NodeJS.ProcessEnv;
-    /** what a chaincode upgrade (upgrade.ts) needs of this network's internals */
-    readonly lifecycle: NetworkLifecycle;
+    /** the chaincode lifecycle steps on this network (package, install, serve, define, ...), for upgrade.ts */
+    readonly lifecycle: ChaincodeLifecycle;
     stop(): Promise<void>;
-}
-
-/** Internals of a running network for upgrade.ts: Fabric tools, org files, supervision, network.json. */
-export interface NetworkLifecycle {
-    bin(tool: string): string;
-    packagesDir: string;
-    logsDir: string;
-    /** the chaincode executable and the base environment (PATH, HOME) of its processes */
-    chaincodeExecutable: string;
-    baseEnv: Record<string, string>;
-    chaincodeLogLevel: string;
-    orgs: { mspId: string; name: string; tlsCa: string; peerTlsDir: string; chaincodeTlsDir: string }[];
-    /** orderer connection flags of `peer lifecycle` commands as that org's admin */
-    ordererFlags(mspId: string): string[];
-    /** --peerAddresses/--tlsRootCertFiles of every org's peer */
-    peerFlags(): string[];
-    /** package id per `<chaincode>/<MSPID>`, as in network.json (mutable: upgrade.ts updates it) */
-    packageIds: Record<string, string>;
-    /** rewrites network.json from packageIds and the ports (a restart resumes on what it says) */
-    writeDeployment(): void;
-    startProcess(spec: ProcessSpec): Promise<void>;
-    exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CommandResult>;
-    retry<T>(what: string, attempts: number, delayMs: number, fn: () => Promise<T>): Promise<T>;
-    freePort(): Promise<number>;
-    tcpOpen(port: number): Promise<boolean>;
 }
 
 interface Deployment {
@@ -228,37 +202,6 @@ export function findRepoRoot(from = __dirname): string {
         if (parent === dir) return process.cwd();
         dir = parent;
     }
-}
-
-const HOST = '127.0.0.1';
-const addr = (port: number) => `${HOST}:${port}`;
-
-async function freePort(): Promise<number> {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once('error', reject);
-        srv.listen(0, HOST, () => {
-            const a = srv.address();
-            srv.close(() => {
-                resolve(typeof a === 'object' && a ? a.port : 0);
-            });
-        });
-    });
-}
-
-/** undefined when the port can be bound, else the error code. */
-export async function portTaken(port: number): Promise<string | undefined> {
-    return new Promise((resolve) => {
-        const srv = net.createServer();
-        srv.once('error', (err: NodeJS.ErrnoException) => {
-            resolve(err.code ?? err.message);
-        });
-        srv.listen({ port, host: HOST, exclusive: true }, () => {
-            srv.close(() => {
-                resolve(undefined);
-            });
-        });
-    });
 }
 
 async function allocatePorts(mode: 'fixed' | 'auto', channels: number): Promise<NetworkPorts> {
@@ -318,36 +261,6 @@ export async function takenFixedPorts(
     return out;
 }
 
-export interface CommandResult {
-    stdout: string;
-    stderr: string;
-}
-
-function exec(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<CommandResult> {
-    return new Promise((resolve, reject) => {
-        execFile(cmd, args, { env, cwd, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
-            if (err) {
-                reject(new Error(`${path.basename(cmd)} ${args.join(' ')} failed: ${err.message}\n${stderr}${stdout}`));
-            } else {
-                resolve({ stdout, stderr });
-            }
-        });
-    });
-}
-
-async function retry<T>(what: string, attempts: number, delayMs: number, fn: () => Promise<T>): Promise<T> {
-    let last: unknown;
-    for (let i = 0; i < attempts; i++) {
-        try {
-            return await fn();
-        } catch (err) {
-            last = err;
-            await new Promise((r) => setTimeout(r, delayMs));
-        }
-    }
-    throw new Error(`${what}: ${last instanceof Error ? last.message : String(last)}`);
-}
-
 function httpOk(url: string): Promise<boolean> {
     return new Promise((resolve) => {
         const req = http.get(url, { timeout: 2000 }, (res) => {
@@ -362,29 +275,6 @@ function httpOk(url: string): Promise<boolean> {
             resolve(false);
         });
     });
-}
-
-/** Whether something accepts TCP connections on 127.0.0.1:`port`. */
-export function tcpOpen(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const sock = net.connect({ host: HOST, port });
-        sock.once('connect', () => {
-            sock.destroy();
-            resolve(true);
-        });
-        sock.once('error', () => {
-            sock.destroy();
-            resolve(false);
-        });
-    });
-}
-
-async function poll(check: () => Promise<boolean>, gone: () => boolean, intervalMs = 100): Promise<void> {
-    while (!gone()) {
-        if (await check()) return;
-        await new Promise((r) => setTimeout(r, intervalMs));
-    }
-    throw new Error('gone');
 }
 
 // --- crypto and channel configuration (ours; JSON is YAML, which both cryptogen and configtxgen read) ---
@@ -834,78 +724,48 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
     const chaincodes: ChaincodeProcessInfo[] = [];
     const packageIds: Record<string, string> = resumed && previous ? { ...previous.packageIds } : {};
 
-    /** Builds (once) the package of `chaincode` for one org: connection.json naming that org's chaincode server. */
-    const ensurePackage = async (
-        chaincode: string,
-        spec: OrgSpec,
-        port: number,
-    ): Promise<{ file: string; id: string }> => {
-        const label = `${chaincode}_1.0_${spec.name}`;
-        const file = path.join(dirs.packages, `${label}.tgz`);
-        if (!existsSync(file)) {
+    const signaturePolicy = endorsementPolicyString(policy);
+    const lifecycle = new ChaincodeLifecycle({
+        bin,
+        packagesDir: dirs.packages,
+        logsDir: dirs.logs,
+        orgs: ORGS.map((spec, i) => {
             const o = org(spec);
-            const work = path.join(dirs.packages, `${label}.work`);
-            rmSync(work, { recursive: true, force: true });
-            mkdirSync(work, { recursive: true });
-            writeFileSync(
-                path.join(work, 'connection.json'),
-                JSON.stringify({
-                    address: addr(port),
-                    dial_timeout: '10s',
-                    tls_required: true,
-                    client_auth_required: true,
-                    client_key: readFileSync(path.join(o.peer, 'tls', 'server.key'), 'utf8'),
-                    client_cert: readFileSync(path.join(o.peer, 'tls', 'server.crt'), 'utf8'),
-                    root_cert: readFileSync(o.tlsCa, 'utf8'),
-                }),
-            );
-            writeFileSync(path.join(work, 'metadata.json'), JSON.stringify({ type: 'ccaas', label }));
-            await exec('tar', ['-czf', 'code.tar.gz', 'connection.json'], process.env, work);
-            // exactly two regular files, no directory entry: what the peer's package parser accepts
-            await exec('tar', ['-czf', file, 'metadata.json', 'code.tar.gz'], process.env, work);
-            rmSync(work, { recursive: true, force: true });
-        }
-        const id = `${label}:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
-        return { file, id };
-    };
-
-    const chaincodeSpec = (
-        c: (typeof deployments)[number],
-        spec: OrgSpec,
-        oi: number,
-        packageId: string,
-    ): ProcessSpec => {
-        const o = org(spec);
-        const port = c.ports[oi] ?? 0;
-        const name = `${c.chaincode}/${spec.mspId}`;
-        chaincodes.push({
-            chaincode: c.chaincode,
-            channel: c.name,
-            mspId: spec.mspId,
-            address: addr(port),
-            packageId,
-            process: name,
-        });
-        return {
-            name,
-            command: c.command,
-            args: c.args,
-            cwd: c.cwd,
-            logFile: path.join(dirs.logs, `${c.chaincode}-${spec.name}.log`),
-            stopOrder: 0,
-            // the hlf-k8s chaincode Deployment's environment
-            env: {
-                ...baseEnv,
-                CHAINCODE_CCID: packageId,
-                CHAINCODE_ADDRESS: addr(port),
-                TLS_CERT_FILE: path.join(o.chaincode, 'tls', 'server.crt'),
-                TLS_KEY_FILE: path.join(o.chaincode, 'tls', 'server.key'),
-                TLS_ROOTCERT_FILE: o.tlsCa,
-                LOG_LEVEL: options.chaincodeLogLevel ?? 'INFO',
-            },
-            ready: (gone) => poll(() => tcpOpen(port), gone, 50),
-        };
-    };
+            return {
+                mspId: spec.mspId,
+                name: spec.name,
+                peerAddress: addr(ports.peers[i]?.peer ?? 0),
+                tlsCa: o.tlsCa,
+                peerTlsDir: path.join(o.peer, 'tls'),
+                chaincodeTlsDir: path.join(o.chaincode, 'tls'),
+            };
+        }),
+        signaturePolicy,
+        adminEnv,
+        ordererFlags,
+        chaincodeExecutable: executable,
+        baseEnv,
+        chaincodeLogLevel: options.chaincodeLogLevel ?? 'INFO',
+        startProcess: (spec) => supervisor.start(spec),
+        record: (channel, chaincode, servers) => {
+            const row = ports.chaincodes[channels.findIndex((c) => c.name === channel)];
+            for (const s of servers) {
+                packageIds[`${chaincode}/${s.mspId}`] = s.packageId;
+                if (row) row[ORGS.findIndex((o) => o.mspId === s.mspId)] = s.port;
+                const info = chaincodes.find(
+                    (x) => x.channel === channel && x.chaincode === chaincode && x.mspId === s.mspId,
+                );
+                if (info) {
+                    info.packageId = s.packageId;
+                    info.address = addr(s.port);
+                    info.process = s.process;
+                }
+            }
+            // what network.json says (block cutting as deployed), with the package ids and ports of now
+            const d = JSON.parse(readFileSync(networkFile, 'utf8')) as Deployment;
+            writeFileSync(networkFile, JSON.stringify({ ...d, ports, packageIds }, null, 2) + '\n');
+        },
+    });
 
     const writeDeployment = (deployed: boolean) => {
         const d: Deployment = {
@@ -999,18 +859,17 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
             progress('orderer and peers joined the channels (osnadmin, peer channel join)', t);
 
             t = Date.now();
+            const packages: CcaasPackage[] = [];
             for (const c of deployments) {
                 for (const [oi, spec] of ORGS.entries()) {
-                    const pkg = await ensurePackage(c.chaincode, spec, c.ports[oi] ?? 0);
-                    packageIds[`${c.chaincode}/${spec.mspId}`] = pkg.id;
+                    const pkg = await lifecycle.package(c.chaincode, '1.0', spec.mspId, c.ports[oi] ?? 0);
+                    packageIds[`${c.chaincode}/${spec.mspId}`] = pkg.packageId;
+                    packages.push(pkg);
                 }
             }
             await Promise.all(
                 ORGS.map(async (spec) => {
-                    for (const c of deployments) {
-                        const file = path.join(dirs.packages, `${c.chaincode}_1.0_${spec.name}.tgz`);
-                        await exec(bin('peer'), ['lifecycle', 'chaincode', 'install', file], adminEnv(spec.mspId));
-                    }
+                    for (const p of packages.filter((x) => x.mspId === spec.mspId)) await lifecycle.install(p);
                 }),
             );
             progress('chaincode packages (ccaas, one per org and chaincode) installed', t);
@@ -1022,7 +881,26 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
                 ORGS.map((spec, oi) => {
                     const id = packageIds[`${c.chaincode}/${spec.mspId}`];
                     if (!id) throw new Error(`no package id for ${c.chaincode}/${spec.mspId} in ${networkFile}`);
-                    return supervisor.start(chaincodeSpec(c, spec, oi, id));
+                    const port = c.ports[oi] ?? 0;
+                    const name = `${c.chaincode}/${spec.mspId}`;
+                    chaincodes.push({
+                        chaincode: c.chaincode,
+                        channel: c.name,
+                        mspId: spec.mspId,
+                        address: addr(port),
+                        packageId: id,
+                        process: name,
+                    });
+                    return lifecycle.serve({
+                        process: name,
+                        mspId: spec.mspId,
+                        packageId: id,
+                        port,
+                        logName: `${c.chaincode}-${spec.name}.log`,
+                        command: c.command,
+                        args: c.args,
+                        cwd: c.cwd,
+                    });
                 }),
             ),
         );
@@ -1030,56 +908,18 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
 
         if (!resumed) {
             t = Date.now();
-            const policyString = endorsementPolicyString(policy);
             await Promise.all(
-                deployments.map(async (c) => {
-                    const definition = [
-                        '--channelID',
-                        c.name,
-                        '--name',
-                        c.chaincode,
-                        '--version',
-                        '1.0',
-                        '--sequence',
-                        '1',
-                        '--signature-policy',
-                        policyString,
-                    ];
-                    await Promise.all(
-                        ORGS.map((spec) =>
-                            exec(
-                                bin('peer'),
-                                [
-                                    'lifecycle',
-                                    'chaincode',
-                                    'approveformyorg',
-                                    ...ordererFlags(spec.mspId),
-                                    ...definition,
-                                    '--package-id',
-                                    packageIds[`${c.chaincode}/${spec.mspId}`] ?? '',
-                                ],
-                                adminEnv(spec.mspId),
-                            ),
-                        ),
-                    );
-                    const first = ORGS[0]?.mspId ?? '';
-                    const peerFlags = ORGS.flatMap((spec, i) => [
-                        '--peerAddresses',
-                        addr(ports.peers[i]?.peer ?? 0),
-                        '--tlsRootCertFiles',
-                        org(spec).tlsCa,
-                    ]);
-                    // the other org's peer may not have committed both approvals yet: retry
-                    await retry(`committing ${c.chaincode} on ${c.name}`, 20, 300, () =>
-                        exec(
-                            bin('peer'),
-                            ['lifecycle', 'chaincode', 'commit', ...ordererFlags(first), ...definition, ...peerFlags],
-                            adminEnv(first),
-                        ),
-                    );
-                }),
+                deployments.map((c) =>
+                    lifecycle.define(
+                        { channel: c.name, chaincode: c.chaincode, version: '1.0', sequence: 1 },
+                        ORGS.map((spec) => ({
+                            mspId: spec.mspId,
+                            packageId: packageIds[`${c.chaincode}/${spec.mspId}`] ?? '',
+                        })),
+                    ),
+                ),
             );
-            progress(`chaincode definitions approved by both orgs and committed (policy ${policyString})`, t);
+            progress(`chaincode definitions approved by both orgs and committed (policy ${signaturePolicy})`, t);
             writeDeployment(true);
         }
 
@@ -1124,43 +964,7 @@ export async function startFabricNetwork(options: NetworkOptions): Promise<Fabri
         holdProcess: (name) => supervisor.hold(name),
         resumeProcess: (name) => supervisor.resume(name),
         adminEnv,
-        lifecycle: {
-            bin,
-            packagesDir: dirs.packages,
-            logsDir: dirs.logs,
-            chaincodeExecutable: executable,
-            baseEnv,
-            chaincodeLogLevel: options.chaincodeLogLevel ?? 'INFO',
-            orgs: ORGS.map((spec) => {
-                const o = org(spec);
-                return {
-                    mspId: spec.mspId,
-                    name: spec.name,
-                    tlsCa: o.tlsCa,
-                    peerTlsDir: path.join(o.peer, 'tls'),
-                    chaincodeTlsDir: path.join(o.chaincode, 'tls'),
-                };
-            }),
-            ordererFlags,
-            peerFlags: () =>
-                ORGS.flatMap((spec, i) => [
-                    '--peerAddresses',
-                    addr(ports.peers[i]?.peer ?? 0),
-                    '--tlsRootCertFiles',
-                    org(spec).tlsCa,
-                ]),
-            packageIds,
-            writeDeployment: () => {
-                // what network.json says (block cutting as deployed), with the package ids and ports of now
-                const d = JSON.parse(readFileSync(networkFile, 'utf8')) as Deployment;
-                writeFileSync(networkFile, JSON.stringify({ ...d, ports, packageIds }, null, 2) + '\n');
-            },
-            startProcess: (spec) => supervisor.start(spec),
-            exec,
-            retry,
-            freePort,
-            tcpOpen,
-        },
+        lifecycle,
         stop: () => {
             stopping ??= (async () => {
                 const ts = Date.now();

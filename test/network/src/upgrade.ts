@@ -12,11 +12,10 @@
 //
 // The ledger layout does not change: no migration runs.
 
-import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { probeEndorsement } from './ledger';
-import { type ChannelSpec, endorsementPolicyString, type FabricNetwork } from './network';
+import type { CcaasPackage, ChaincodeServer } from './lifecycle';
+import type { ChannelSpec, FabricNetwork } from './network';
+import { addr, freePort, retry } from './util';
 
 export interface UpgradeOptions {
     /** new version label; default: the committed version's major + 1 (`1.0` → `2.0`) */
@@ -43,23 +42,6 @@ export interface ChaincodeUpgrade {
     switchMs: number;
 }
 
-interface Committed {
-    version: string;
-    sequence: number;
-}
-
-async function queryCommitted(network: FabricNetwork, channel: string, chaincode: string): Promise<Committed> {
-    const lc = network.lifecycle;
-    const mspId = network.orgs[0]?.mspId ?? '';
-    const { stdout } = await lc.exec(
-        lc.bin('peer'),
-        ['lifecycle', 'chaincode', 'querycommitted', '--channelID', channel, '--name', chaincode, '-O', 'json'],
-        network.adminEnv(mspId),
-    );
-    const parsed = JSON.parse(stdout) as { version: string; sequence: number | string };
-    return { version: parsed.version, sequence: Number(parsed.sequence) };
-}
-
 function nextVersion(version: string): string {
     const major = Number.parseInt(version, 10);
     return Number.isFinite(major) ? `${String(major + 1)}.0` : `${version}-next`;
@@ -83,161 +65,51 @@ async function upgradeChaincode(
 ): Promise<ChaincodeUpgrade> {
     const lc = network.lifecycle;
     const log = options.log ?? (() => undefined);
-    const ci = network.channels.findIndex((x) => x.name === c.name);
     const t0 = Date.now();
-    const from = await queryCommitted(network, c.name, c.chaincode);
+    const from = await lc.queryCommitted(c.name, c.chaincode);
     const version = options.version ?? nextVersion(from.version);
     const sequence = from.sequence + 1;
     if (version === from.version) throw new Error(`${c.chaincode} on ${c.name} is already at version ${version}`);
 
     // 1. packages: a new label, and a new port so that old and new processes run side by side during the switch
-    const packages: (ChaincodeUpgrade['packages'][number] & { file: string; port: number; oi: number })[] = [];
-    for (const [oi, o] of lc.orgs.entries()) {
-        const port = await lc.freePort();
-        const label = `${c.chaincode}_${version}_${o.name}`;
-        const file = path.join(lc.packagesDir, `${label}.tgz`);
-        const work = path.join(lc.packagesDir, `${label}.work`);
-        rmSync(work, { recursive: true, force: true });
-        mkdirSync(work, { recursive: true });
-        writeFileSync(
-            path.join(work, 'connection.json'),
-            JSON.stringify({
-                address: `127.0.0.1:${String(port)}`,
-                dial_timeout: '10s',
-                tls_required: true,
-                client_auth_required: true,
-                client_key: readFileSync(path.join(o.peerTlsDir, 'server.key'), 'utf8'),
-                client_cert: readFileSync(path.join(o.peerTlsDir, 'server.crt'), 'utf8'),
-                root_cert: readFileSync(o.tlsCa, 'utf8'),
-            }),
-        );
-        writeFileSync(path.join(work, 'metadata.json'), JSON.stringify({ type: 'ccaas', label }));
-        await lc.exec('tar', ['-czf', 'code.tar.gz', 'connection.json'], process.env, work);
-        await lc.exec('tar', ['-czf', file, 'metadata.json', 'code.tar.gz'], process.env, work);
-        rmSync(work, { recursive: true, force: true });
-        const packageId = `${label}:${createHash('sha256').update(readFileSync(file)).digest('hex')}`;
-        packages.push({
-            mspId: o.mspId,
-            packageId,
-            address: `127.0.0.1:${String(port)}`,
-            process: `${c.chaincode}/${o.mspId}@${version}`,
-            file,
-            port,
-            oi,
-        });
-    }
+    const packages: CcaasPackage[] = [];
+    for (const o of network.orgs) packages.push(await lc.package(c.chaincode, version, o.mspId, await freePort()));
 
     // 2. install on each org's peer (a package already installed is not an error)
-    await Promise.all(
-        packages.map(async (p) => {
-            try {
-                await lc.exec(lc.bin('peer'), ['lifecycle', 'chaincode', 'install', p.file], network.adminEnv(p.mspId));
-            } catch (err) {
-                if (!String(err).includes('already successfully installed')) throw err;
-            }
-        }),
-    );
+    await Promise.all(packages.map((p) => lc.install(p)));
     log(`[upgrade] ${c.chaincode} on ${c.name}: ${version} packages installed (${String(Date.now() - t0)} ms)`);
 
     // 3. the new processes, listening before the definition changes (the hlf-k8s environment, new CCID)
-    await Promise.all(
-        packages.map((p) => {
-            const o = lc.orgs[p.oi];
-            if (!o) throw new Error('no org');
-            return lc.startProcess({
-                name: p.process,
-                command: lc.chaincodeExecutable,
-                cwd: path.dirname(lc.chaincodeExecutable),
-                logFile: path.join(lc.logsDir, `${c.chaincode}-${o.name}-${version}.log`),
-                stopOrder: 0,
-                env: {
-                    ...lc.baseEnv,
-                    CHAINCODE_CCID: p.packageId,
-                    CHAINCODE_ADDRESS: p.address,
-                    TLS_CERT_FILE: path.join(o.chaincodeTlsDir, 'server.crt'),
-                    TLS_KEY_FILE: path.join(o.chaincodeTlsDir, 'server.key'),
-                    TLS_ROOTCERT_FILE: o.tlsCa,
-                    LOG_LEVEL: lc.chaincodeLogLevel,
-                },
-                ready: async (gone) => {
-                    while (!gone()) {
-                        if (await lc.tcpOpen(p.port)) return;
-                        await new Promise((r) => setTimeout(r, 50));
-                    }
-                    throw new Error('gone');
-                },
-            });
-        }),
-    );
+    const servers = packages.map((p): ChaincodeServer => ({
+        process: `${c.chaincode}/${p.mspId}@${version}`,
+        mspId: p.mspId,
+        packageId: p.packageId,
+        port: p.port,
+        logName: `${c.chaincode}-${p.org}-${version}.log`,
+    }));
+    await Promise.all(servers.map((s) => lc.serve(s)));
     log(`[upgrade] ${c.chaincode} on ${c.name}: new processes listening (${String(Date.now() - t0)} ms)`);
 
     // 4. approve (both orgs), commit at sequence + 1
-    const definition = [
-        '--channelID',
-        c.name,
-        '--name',
-        c.chaincode,
-        '--version',
-        version,
-        '--sequence',
-        String(sequence),
-        '--signature-policy',
-        endorsementPolicyString(network.policy),
-    ];
-    await Promise.all(
-        packages.map((p) =>
-            lc.exec(
-                lc.bin('peer'),
-                [
-                    'lifecycle',
-                    'chaincode',
-                    'approveformyorg',
-                    ...lc.ordererFlags(p.mspId),
-                    ...definition,
-                    '--package-id',
-                    p.packageId,
-                ],
-                network.adminEnv(p.mspId),
-            ),
-        ),
-    );
-    const first = lc.orgs[0]?.mspId ?? '';
-    await lc.retry(`committing ${c.chaincode} ${version} on ${c.name}`, 20, 300, () =>
-        lc.exec(
-            lc.bin('peer'),
-            ['lifecycle', 'chaincode', 'commit', ...lc.ordererFlags(first), ...definition, ...lc.peerFlags()],
-            network.adminEnv(first),
-        ),
-    );
+    await lc.define({ channel: c.name, chaincode: c.chaincode, version, sequence }, packages);
     const committedAt = Date.now();
     log(`[upgrade] ${c.chaincode} on ${c.name}: ${version} sequence ${String(sequence)} committed`);
 
     // 5. the old processes down for good (the peers now run the new package), network.json updated
     const previous = network.chaincodes.filter((x) => x.channel === c.name && x.chaincode === c.chaincode);
     await Promise.all(previous.map((x) => network.holdProcess(x.process)));
-    for (const p of packages) {
-        lc.packageIds[`${c.chaincode}/${p.mspId}`] = p.packageId;
-        const row = network.ports.chaincodes[ci];
-        if (row) row[p.oi] = p.port;
-        const info = network.chaincodes.find((x) => x.channel === c.name && x.mspId === p.mspId);
-        if (info) {
-            info.packageId = p.packageId;
-            info.address = p.address;
-            info.process = p.process;
-        }
-    }
-    lc.writeDeployment();
+    lc.record(c.name, c.chaincode, servers);
 
     // 6. served by the new processes on every org's peer
     await Promise.all(
         network.orgs.map((o) =>
-            lc.retry(`${o.mspId} endorsing ${c.chaincode} ${version}`, 240, 50, () =>
+            retry(`${o.mspId} endorsing ${c.chaincode} ${version}`, 240, 50, () =>
                 probeEndorsement(o, c.name, c.chaincode),
             ),
         ),
     );
     const servedAt = Date.now();
-    const now = await queryCommitted(network, c.name, c.chaincode);
+    const now = await lc.queryCommitted(c.name, c.chaincode);
     if (now.sequence !== sequence || now.version !== version) {
         throw new Error(`${c.chaincode} on ${c.name}: committed ${now.version}/${String(now.sequence)} after upgrade`);
     }
@@ -252,7 +124,12 @@ async function upgradeChaincode(
         fromSequence: from.sequence,
         version,
         sequence,
-        packages: packages.map(({ mspId, packageId, address, process }) => ({ mspId, packageId, address, process })),
+        packages: servers.map((s) => ({
+            mspId: s.mspId,
+            packageId: s.packageId,
+            address: addr(s.port),
+            process: s.process,
+        })),
         committedAt,
         servedAt,
         switchMs: servedAt - committedAt,
