@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig } from './config';
-import { FabricGatewayClient } from './fabricgateway';
-import { newLogger } from './logger';
-import { GatewayServer } from './server';
-import { MspVerifier, serverCredentials } from './tls';
-import { loadWallet } from './wallet';
+import { FabricGatewayClient } from './fabric/gatewayclient';
+import { loadWallet } from './fabric/wallet';
+import { endorsersFor, loadConfig } from './ops/config';
+import { newLogger } from './ops/logger';
+import { GatewayServer } from './rpc/server';
+import { MspVerifier, serverCredentials } from './rpc/tls';
 
 /** Version of this package, answered by QueryVersion. */
 export function gatewayVersion(): string {
@@ -32,6 +32,7 @@ export async function main(): Promise<void> {
         timeoutMs: config.gatewayTimeoutMs,
         commitWaitMs: config.gatewayTimeoutMs,
         maxTransactionBytes: config.maxTransactionBytes,
+        endorsingOrganizations: (channel) => endorsersFor(config, channel),
         onPeerSwitch: (switched) => {
             logger.warn(switched, 'peer unreachable: calls of this identity go to another peer of the channel');
         },

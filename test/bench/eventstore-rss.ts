@@ -1,5 +1,5 @@
 /**
- * Memory and speed of the gateway's event index (`gateway/src/eventindex.ts`, LevelDB), measured on the
+ * Memory and speed of the gateway's event index (`gateway/src/events/eventindex.ts`, LevelDB), measured on the
  * gateway's own code path: an {@link EventHub} whose listener reads synthetic `chaincode-updates`
  * chaincode events from a fake Fabric client, exactly as it reads them from a peer, then QueryEvents
  * pages through `queryEvents` (request bytes in, response bytes out) and a SubscribeToEvents-style replay.
@@ -15,16 +15,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { encodeEventBatch, orchestrator } from '@substra-fabric/api';
 import pino from 'pino';
-import { EventHub } from '../../gateway/src/eventhub';
-import type { EventIndex } from '../../gateway/src/eventindex';
-import { queryEvents } from '../../gateway/src/eventservice';
+import type { EventIndex } from '../../gateway/src/events/eventindex';
+import { EventHub } from '../../gateway/src/events/hub';
+import { queryEvents } from '../../gateway/src/events/service';
 import type {
     ChaincodeEventRecord,
     CloseableAsyncIterable,
     FabricClient,
     InvokeRequest,
     TransactionLocation,
-} from '../../gateway/src/fabric';
+} from '../../gateway/src/fabric/client';
 import { collectGarbage, gcAvailable, nowMs, summarize } from './lib/stats';
 
 interface Options {

@@ -1,6 +1,6 @@
 // Render checks of hlf-values/ with the charts our users deploy with (hlf-k8s 10.2.4, the Substra orchestrator chart
 // 0.37.0): `helm template`, then the rendered objects are checked against what our chaincode and gateway read, with
-// their own configuration loaders (chaincode/src/main.ts configFromEnv, gateway/src/config.ts loadConfig).
+// their own configuration loaders (chaincode/src/main.ts configFromEnv, gateway/src/ops/config.ts loadConfig).
 // Nothing runs in a cluster. See test/deploy/helm.ts for helm, the charts' location and the stubbed sub-charts.
 
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_MESSAGE_BYTES, configFromEnv } from '../../chaincode/src/main';
-import { type GatewayConfig, chaincodeFor, loadConfig } from '../../gateway/src/config';
+import { type GatewayConfig, chaincodeFor, loadConfig } from '../../gateway/src/ops/config';
 import {
     type ConfigMap,
     type Container,
@@ -302,7 +302,7 @@ function sanCovers(san: string, host: string): boolean {
 function envNamesReadByGateway(): Set<string> {
     const dir = path.join(REPO_ROOT, 'gateway', 'src');
     const names = new Set<string>();
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    for (const file of readdirSync(dir, { encoding: 'utf8', recursive: true }).filter((f) => f.endsWith('.ts'))) {
         const text = readFileSync(path.join(dir, file), 'utf8');
         for (const m of text.matchAll(/\be\.(?:str|required|bool|int|duration)\(\s*'([A-Z][A-Z0-9_]*)'/g)) {
             names.add(m[1]!);

@@ -3,9 +3,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chaincodeFor, loadConfig, parseChannelConfig, parseDuration, pinoLevel } from '../../src/config';
-import { FabricGatewayClient } from '../../src/fabricgateway';
-import { loadWallet } from '../../src/wallet';
+import {
+    chaincodeFor,
+    endorsersFor,
+    loadConfig,
+    parseChannelConfig,
+    parseDuration,
+    parseEndorsingOrganizations,
+    pinoLevel,
+} from '../../src/ops/config';
+import { FabricGatewayClient } from '../../src/fabric/gatewayclient';
+import { loadWallet } from '../../src/fabric/wallet';
 
 describe('durations', () => {
     it.each([
@@ -58,6 +66,38 @@ describe('channel configuration', () => {
         expect(() => parseChannelConfig('foo: 1')).toThrow('"channels"');
         expect(() => parseChannelConfig('channels: {a: b}')).toThrow('must list MSP ids');
         expect(() => parseChannelConfig('channels: {a: [X]}\nchaincodes: {a: 3}')).toThrow('invalid chaincode');
+    });
+});
+
+describe('endorsing organizations (ORCHESTRATOR_ENDORSING_ORGANIZATIONS)', () => {
+    const channelConfig = parseChannelConfig(
+        JSON.stringify({ channels: { mychannel: ['MyOrg2MSP', 'MyOrg1MSP'], yourchannel: ['MyOrg1MSP'] } }),
+    );
+
+    it('leaves the choice to the Gateway service by default', () => {
+        const endorsingOrganizations = parseEndorsingOrganizations('');
+        expect(endorsingOrganizations).toEqual({ kind: 'gateway' });
+        expect(endorsersFor({ endorsingOrganizations, channelConfig }, 'mychannel')).toBeUndefined();
+        expect(parseEndorsingOrganizations('gateway')).toEqual({ kind: 'gateway' });
+    });
+
+    it('`channel` names every member of the request channel, sorted; an unknown channel leaves the choice', () => {
+        const endorsingOrganizations = parseEndorsingOrganizations('channel');
+        expect(endorsersFor({ endorsingOrganizations, channelConfig }, 'mychannel')).toEqual([
+            'MyOrg1MSP',
+            'MyOrg2MSP',
+        ]);
+        expect(endorsersFor({ endorsingOrganizations, channelConfig }, 'yourchannel')).toEqual(['MyOrg1MSP']);
+        expect(endorsersFor({ endorsingOrganizations, channelConfig }, 'nochannel')).toBeUndefined();
+    });
+
+    it('takes a comma-separated list, and refuses one without any MSP id', () => {
+        const endorsingOrganizations = parseEndorsingOrganizations(' MyOrg1MSP , MyOrg3MSP ');
+        expect(endorsersFor({ endorsingOrganizations, channelConfig }, 'mychannel')).toEqual([
+            'MyOrg1MSP',
+            'MyOrg3MSP',
+        ]);
+        expect(() => parseEndorsingOrganizations(' , ')).toThrow(/no MSP id/);
     });
 });
 

@@ -1,10 +1,14 @@
 import { ServiceError, status, Metadata } from '@grpc/grpc-js';
 import { CommitError, EndorseError, GatewayError } from '@hyperledger/fabric-gateway';
 import { describe, expect, it } from 'vitest';
-import { ERROR_CODE_ORDER, statusForMessage } from '../../src/errors';
-import { InvocationError } from '../../src/fabric';
-import { blockNumberOf, classifyFabricError } from '../../src/fabricgateway';
-import { toStatusError } from '../../src/invoker';
+import {
+    ERROR_CODE_ORDER,
+    InvocationError,
+    classifyFabricError,
+    statusForMessage,
+    toStatusError,
+} from '../../src/errors';
+import { blockNumberOf } from '../../src/fabric/blocks';
 
 function serviceError(code: status, details: string): ServiceError {
     return Object.assign(new Error(details), { code, details, metadata: new Metadata() });

@@ -1,10 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventHub } from '../../src/eventhub';
-import { InvocationError, type InvokeRequest } from '../../src/fabric';
-import { FABRIC_HEALTH_SERVICE, FabricHealth, type ServingStatus, channelHealthService } from '../../src/health';
-import type { ServerConfig } from '../../src/server';
+import { EventHub } from '../../src/events/hub';
+import { InvocationError } from '../../src/errors';
+import type { InvokeRequest } from '../../src/fabric/client';
+import { FABRIC_HEALTH_SERVICE, FabricHealth, type ServingStatus, channelHealthService } from '../../src/ops/health';
+import type { ServerConfig } from '../../src/rpc/server';
 import {
     FakeFabric,
     GatedFabric,

@@ -1,20 +1,20 @@
 import * as grpc from '@grpc/grpc-js';
 import { encodeEventBatch, orchestrator } from '@substra-fabric/api';
 import pino from 'pino';
-import { parseChannelConfig } from '../../src/config';
-import {
-    type ChainHeightRequest,
-    type ChaincodeEventRecord,
-    type ChaincodeEventsRequest,
-    type CloseableAsyncIterable,
-    type FabricClient,
-    type InvokeRequest,
-    type LastEventBlockRequest,
-    type TransactionBlockRequest,
-    type TransactionLocation,
-    InvocationError,
-} from '../../src/fabric';
-import { GatewayServer, type GatewayServerOptions } from '../../src/server';
+import { InvocationError } from '../../src/errors';
+import { parseChannelConfig } from '../../src/ops/config';
+import type {
+    ChainHeightRequest,
+    ChaincodeEventRecord,
+    ChaincodeEventsRequest,
+    CloseableAsyncIterable,
+    FabricClient,
+    InvokeRequest,
+    LastEventBlockRequest,
+    TransactionBlockRequest,
+    TransactionLocation,
+} from '../../src/fabric/client';
+import { GatewayServer, type GatewayServerOptions } from '../../src/rpc/server';
 
 export type Mode = 'evaluate' | 'submit';
 

@@ -2,8 +2,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseChannelConfig } from '../../src/config';
-import { MspVerifier, serverCredentials, subjectOrganizations } from '../../src/tls';
+import { parseChannelConfig } from '../../src/ops/config';
+import { MspVerifier, serverCredentials, subjectOrganizations } from '../../src/rpc/tls';
 import { Pki, hasOpenssl } from '../pki';
 import { type Harness, headers, startHarness, testConfig, unary, unaryError } from './helpers';
 

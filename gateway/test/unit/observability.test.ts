@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseChannelConfig } from '../../src/config';
+import { parseChannelConfig } from '../../src/ops/config';
 import { type Harness, ORG1, chaincodeError, headers, startHarness, unary, unaryError, waitFor } from './helpers';
 
 const GET_FUNCTION = '/orchestrator.FunctionService/GetFunction';

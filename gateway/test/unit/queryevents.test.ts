@@ -1,10 +1,11 @@
 import { status } from '@grpc/grpc-js';
 import { encodeEventBatch, orchestrator } from '@substra-fabric/api';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EventHub } from '../../src/eventhub';
-import { EventIndex, type EventQuery } from '../../src/eventindex';
-import { queryEvents } from '../../src/eventservice';
-import { MemoryEventStore } from '../../src/eventstore';
+import { EventHub } from '../../src/events/hub';
+import { EventIndex } from '../../src/events/eventindex';
+import type { EventQuery } from '../../src/events/query';
+import { queryEvents } from '../../src/events/service';
+import { MemoryEventStore } from '../../src/events/store';
 import {
     FakeFabric,
     GatedFabric,

@@ -1,10 +1,9 @@
 import { status } from '@grpc/grpc-js';
 import { RPCS, orchestrator, type RpcInfo } from '@substra-fabric/api';
 import { describe, expect, it } from 'vitest';
-import { StatusError } from '../../src/errors';
-import { InvocationError, type FailureKind } from '../../src/fabric';
-import { Invoker } from '../../src/invoker';
-import { backoffDelay, nextDelay, type RetryPolicy } from '../../src/retry';
+import { type FailureKind, InvocationError, StatusError } from '../../src/errors';
+import { backoffDelay, nextDelay, type RetryPolicy } from '../../src/fabric/retry';
+import { Invoker } from '../../src/rpc/invoker';
 import { FakeFabric } from './helpers';
 
 const policy: RetryPolicy = {

@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import { RPCS, orchestrator } from '@substra-fabric/api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { orchestratorServices } from '../../src/server';
+import { orchestratorServices } from '../../src/rpc/services';
 import { type Harness, ORG1, chaincodeError, headers, startHarness, unary, unaryError } from './helpers';
 
 describe('service registration', () => {

@@ -5,9 +5,9 @@ import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { encodeEventBatch, orchestrator } from '@substra-fabric/api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventIndex } from '../../src/eventindex';
-import { streamEvents, type EventSink } from '../../src/eventservice';
-import { FileEventStore, MemoryEventStore } from '../../src/eventstore';
+import { EventIndex } from '../../src/events/eventindex';
+import { streamEvents, type EventSink } from '../../src/events/service';
+import { FileEventStore, MemoryEventStore } from '../../src/events/store';
 import { type Harness, ORG1, event, headers, startHarness, subscribe, waitFor } from './helpers';
 
 /** Three transactions over two blocks: tx-a (3 events) and tx-b (1) in block 5, tx-c (2) in block 6. */

@@ -1,14 +1,8 @@
-import * as fs from 'node:fs/promises';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import { ClassicLevel } from 'classic-level';
-
-/** One `chaincode-updates` chaincode event: the transaction it came from and its raw payload. */
-export interface TransactionRecord {
-    readonly blockNumber: bigint;
-    readonly transactionId: string;
-    readonly payload: Uint8Array;
-}
+/**
+ * Layout of an event index's LevelDB database: the keys of its rows and the values they hold. Integers are
+ * big-endian and fixed-width so that byte order is numeric order, hence key order is chain order.
+ */
+import { orchestrator } from '@substra-fabric/api';
 
 /**
  * Where an event is on the chain: its block, the rank of its transaction among the block's
@@ -19,6 +13,13 @@ export interface ChainPosition {
     readonly block: bigint;
     readonly transaction: number;
     readonly event: number;
+}
+
+/** One event read from the index: where it is on the chain, and its bytes as the chaincode encoded them. */
+export interface IndexedEvent {
+    readonly position: ChainPosition;
+    /** The event without `channel`, exactly as in the chaincode event payload. */
+    readonly bytes: Uint8Array;
 }
 
 /**
@@ -75,8 +76,8 @@ export const ROW = {
 /** Version of the key layout; a database of another version is cleared and rebuilt from the chain. */
 export const FORMAT = 'substra-gateway-events/1';
 
-const CHECKPOINT_KEY = Buffer.from('!checkpoint', 'utf8');
-const FORMAT_KEY = Buffer.from('!format', 'utf8');
+export const CHECKPOINT_KEY = Buffer.from('!checkpoint', 'utf8');
+export const FORMAT_KEY = Buffer.from('!format', 'utf8');
 
 export const POSITION_BYTES = 16;
 export const TIMESTAMP_BYTES = 12;
@@ -100,16 +101,6 @@ export function decodePosition(bytes: Uint8Array, at = 0): ChainPosition {
     };
 }
 
-export function comparePositions(a: ChainPosition, b: ChainPosition): number {
-    if (a.block !== b.block) {
-        return a.block < b.block ? -1 : 1;
-    }
-    if (a.transaction !== b.transaction) {
-        return a.transaction - b.transaction;
-    }
-    return a.event - b.event;
-}
-
 /** Seconds and nanoseconds of a timestamp (protobuf int64 and int32, as numbers). */
 export interface Instant {
     readonly seconds: number;
@@ -123,14 +114,6 @@ export function encodeTimestamp(instant: Instant, into = Buffer.allocUnsafe(TIME
     into.writeBigUInt64BE(seconds + I64_OFFSET, at);
     into.writeUInt32BE(nanos + 2 ** 31, at + 8);
     return into;
-}
-
-export function decodeTimestamp(bytes: Uint8Array, at = 0): Instant {
-    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return {
-        seconds: Number(view.readBigUInt64BE(at) - I64_OFFSET),
-        nanos: view.readUInt32BE(at + 8) - 2 ** 31,
-    };
 }
 
 function lengthPrefixed(value: string): Buffer {
@@ -197,11 +180,6 @@ export function prefixEnd(prefix: Buffer): Buffer {
     return Buffer.alloc(0); // never reached: every prefix starts with a row byte below 0xff
 }
 
-export type EventDatabase = ClassicLevel<Buffer, Buffer>;
-
-/** Databases being closed, by directory: opening one waits for its close (LevelDB's lock). */
-const closing = new Map<string, Promise<void>>();
-
 interface CheckpointJson {
     readonly blockNumber: string;
     readonly transactions: number;
@@ -209,7 +187,8 @@ interface CheckpointJson {
     readonly events: number;
 }
 
-function parseCheckpoint(value: Buffer | undefined): Checkpoint | undefined {
+/** The checkpoint of its row's value (undefined: no row, an empty index). */
+export function parseCheckpoint(value: Buffer | undefined): Checkpoint | undefined {
     if (value === undefined) {
         return undefined;
     }
@@ -230,121 +209,41 @@ function parseCheckpoint(value: Buffer | undefined): Checkpoint | undefined {
     };
 }
 
+/** The checkpoint row: key and value. */
 export function checkpointRow(checkpoint: Checkpoint): [Buffer, Buffer] {
     const json: CheckpointJson = { ...checkpoint, blockNumber: checkpoint.blockNumber.toString() };
     return [CHECKPOINT_KEY, Buffer.from(JSON.stringify(json), 'utf8')];
 }
 
-/** Files of the hand-written format that came before LevelDB (removed at open: the index is rebuilt). */
-const LEGACY_FILES = ['index.bin', 'checkpoint.json', 'checkpoint.json.tmp'];
-
-/**
- * The LevelDB database of one event index (`classic-level`: every call is asynchronous, run on libuv's
- * thread pool). Nothing of the events is kept in memory: LevelDB's own write buffer and block cache
- * are bounded ({@link LEVEL_OPTIONS}).
- */
-export class EventStore {
-    readonly #location: (() => Promise<string>) | string;
-    readonly #temporary: boolean;
-    #dir: string | undefined;
-    #db: EventDatabase | undefined;
-
-    protected constructor(location: (() => Promise<string>) | string, temporary: boolean) {
-        this.#location = location;
-        this.#temporary = temporary;
-    }
-
-    /** The open database (after {@link open}). */
-    get db(): EventDatabase {
-        if (this.#db === undefined) {
-            throw new Error('event store is not open');
-        }
-        return this.#db;
-    }
-
-    get directory(): string | undefined {
-        return this.#dir;
-    }
-
-    /** Open (creating it if needed) and return the saved checkpoint, undefined for an empty index. */
-    async open(): Promise<Checkpoint | undefined> {
-        const dir = typeof this.#location === 'string' ? this.#location : await this.#location();
-        this.#dir = dir;
-        await closing.get(dir);
-        await fs.mkdir(dir, { recursive: true });
-        await Promise.all(LEGACY_FILES.map((file) => fs.rm(path.join(dir, file), { force: true })));
-        const db: EventDatabase = new ClassicLevel<Buffer, Buffer>(dir, LEVEL_OPTIONS);
-        await db.open();
-        try {
-            const format = await db.get(FORMAT_KEY);
-            if (format?.toString('utf8') !== FORMAT) {
-                // Empty, or another layout: the chain is the record, so start over.
-                await db.clear();
-                await db.put(FORMAT_KEY, Buffer.from(FORMAT, 'utf8'));
-            }
-            const checkpoint = parseCheckpoint(await db.get(CHECKPOINT_KEY));
-            this.#db = db;
-            return checkpoint;
-        } catch (err) {
-            await db.close();
-            throw err;
-        }
-    }
-
-    /** Close the database (and remove it when temporary); opening the same directory again waits for this. */
-    async close(): Promise<void> {
-        const db = this.#db;
-        const dir = this.#dir;
-        this.#db = undefined;
-        if (db === undefined || dir === undefined) {
-            return;
-        }
-        const done = (async () => {
-            await db.close();
-            if (this.#temporary) {
-                await fs.rm(dir, { recursive: true, force: true });
-            }
-        })();
-        const entry = done.catch(() => undefined);
-        closing.set(dir, entry);
-        try {
-            await done;
-        } finally {
-            if (closing.get(dir) === entry) {
-                closing.delete(dir);
-            }
-        }
-    }
+/** What QueryEvents filters on, besides the timestamp (which is in the index keys). */
+export interface EventSummary {
+    readonly assetKey: string;
+    readonly assetKind: orchestrator.AssetKind;
+    readonly eventKind: orchestrator.EventKind;
+    readonly metadata: Readonly<Record<string, string>>;
 }
 
-/**
- * LevelDB settings: 4 MiB write buffer and 8 MiB block cache (LevelDB's defaults, stated), 8 MiB table
- * files so that a big index stays a few hundred files, and at most 256 of them open at once.
- */
-export const LEVEL_OPTIONS = {
-    keyEncoding: 'buffer',
-    valueEncoding: 'buffer',
-    writeBufferSize: 4 * 1024 * 1024,
-    cacheSize: 8 * 1024 * 1024,
-    maxFileSize: 8 * 1024 * 1024,
-    maxOpenFiles: 256,
-    compression: true,
-} as const;
-
-/** A LevelDB index in `dir` (the gateway's `ORCHESTRATOR_STATE_DIR/events/<channel>/<chaincode>/`). */
-export class FileEventStore extends EventStore {
-    constructor(dir: string) {
-        super(path.resolve(dir), false);
-    }
+/** The fields of an event that QueryEvents filters on. */
+export function summaryOf(event: orchestrator.Event): EventSummary {
+    return {
+        assetKey: event.asset_key,
+        assetKind: event.asset_kind,
+        eventKind: event.event_kind,
+        metadata: event.metadata,
+    };
 }
 
-/**
- * A LevelDB index in a new temporary directory, removed on close: nothing survives a restart (the
- * index is rebuilt from the chain), and nothing of the events is held in the heap either. Used when the
- * gateway has no state directory (unit tests).
- */
-export class MemoryEventStore extends EventStore {
-    constructor() {
-        super(() => fs.mkdtemp(path.join(os.tmpdir(), 'substra-gateway-events-')), true);
-    }
+/** The value of a secondary index row: an `orchestrator.Event` holding only the summary. */
+export function encodeSummary(event: EventSummary): Buffer {
+    const bytes = orchestrator.Event.encode({
+        asset_key: event.assetKey,
+        asset_kind: event.assetKind,
+        event_kind: event.eventKind,
+        metadata: event.metadata,
+    }).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export function decodeSummary(bytes: Uint8Array): EventSummary {
+    return summaryOf(orchestrator.Event.decode(bytes));
 }

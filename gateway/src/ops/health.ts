@@ -1,7 +1,7 @@
 import { orchestrator, rpcByPath } from '@substra-fabric/api';
 import type { Logger } from 'pino';
-import type { IndexReadiness } from './eventhub';
-import type { FabricClient } from './fabric';
+import type { IndexReadiness } from '../events/hub';
+import type { FabricClient } from '../fabric/client';
 import type { GatewayMetrics } from './metrics';
 
 export type ServingStatus = 'SERVING' | 'NOT_SERVING';

@@ -1,39 +1,26 @@
 import * as http from 'node:http';
-import {
-    type Metadata,
-    type MethodDefinition,
-    Server,
-    type ServerCredentials,
-    type ServerUnaryCall,
-    type ServerWritableStream,
-    type ServiceDefinition,
-    type UntypedServiceImplementation,
-    type sendUnaryData,
-    ServerCredentials as Credentials,
-    status,
-} from '@grpc/grpc-js';
+import { Server, type ServerCredentials, ServerCredentials as Credentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { PROTO_DIR, PROTO_FILES, RPCS, orchestrator, type RpcInfo } from '@substra-fabric/api';
+import { PROTO_DIR, PROTO_FILES } from '@substra-fabric/api';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
-import { chaincodeFor, type GatewayConfig } from './config';
-import { StatusError } from './errors';
-import { EventHub } from './eventhub';
-import type { EventIndex } from './eventindex';
-import { queryEvents, startPosition, streamEvents } from './eventservice';
-import type { FabricClient } from './fabric';
-import { FabricHealth, type ProbeTarget } from './health';
+import { EventHub } from '../events/hub';
+import type { EventIndex } from '../events/eventindex';
+import type { FabricClient } from '../fabric/client';
+import type { RetryPolicy } from '../fabric/retry';
+import { chaincodeFor, type GatewayConfig } from '../ops/config';
+import { FabricHealth, type ProbeTarget } from '../ops/health';
+import { GatewayMetrics } from '../ops/metrics';
+import type { CallTarget } from './headers';
 import {
     errorMappingInterceptor,
     headerInterceptor,
     observabilityInterceptor,
     requestIdInterceptor,
-    singleHeader,
 } from './interceptors';
-import { type CallTarget, Invoker } from './invoker';
-import { GatewayMetrics } from './metrics';
-import type { RetryPolicy } from './retry';
+import { Invoker } from './invoker';
+import { type HandlerContext, orchestratorServices, serviceImplementation } from './services';
 import type { MspVerifier } from './tls';
 
 /**
@@ -76,47 +63,6 @@ export interface GatewayServerOptions {
 export interface ListeningAddresses {
     readonly port: number;
     readonly metricsPort: number | undefined;
-}
-
-const identity = (value: Buffer): Buffer => value;
-
-/** grpc-js definitions of the 13 orchestrator services, with bytes in and bytes out. */
-export function orchestratorServices(): Map<string, ServiceDefinition> {
-    const services = new Map<string, Record<string, MethodDefinition<Buffer, Buffer>>>();
-    for (const rpc of RPCS) {
-        let service = services.get(rpc.service);
-        if (service === undefined) {
-            service = {};
-            services.set(rpc.service, service);
-        }
-        service[rpc.method] = {
-            path: rpc.path,
-            requestStream: rpc.requestStream,
-            responseStream: rpc.responseStream,
-            requestSerialize: identity,
-            requestDeserialize: identity,
-            responseSerialize: identity,
-            responseDeserialize: identity,
-            originalName: rpc.method,
-        };
-    }
-    return services;
-}
-
-function toServiceError(err: unknown): { code: status; details: string; message: string } {
-    if (err instanceof StatusError) {
-        return { code: err.code, details: err.message, message: err.message };
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    return { code: status.UNKNOWN, details: message, message };
-}
-
-function targetOf(metadata: Metadata): CallTarget {
-    return {
-        mspid: singleHeader(metadata, 'mspid') ?? '',
-        channel: singleHeader(metadata, 'channel') ?? '',
-        chaincode: singleHeader(metadata, 'chaincode') ?? '',
-    };
 }
 
 /**
@@ -288,13 +234,16 @@ export class GatewayServer {
     }
 
     #register(): void {
-        const services = orchestratorServices();
-        for (const [name, definition] of services) {
-            const implementation: UntypedServiceImplementation = {};
-            for (const rpc of RPCS.filter((r) => r.service === name)) {
-                implementation[rpc.method] = rpc.responseStream ? this.#subscribeHandler() : this.#unaryHandler(rpc);
-            }
-            this.#server.addService(definition, implementation);
+        const context: HandlerContext = {
+            invoker: this.#invoker,
+            fabric: this.#options.fabric,
+            logger: this.#logger,
+            readerOf: (target) => this.#readerOf(target),
+            indexFor: (target, reader) => this.#indexFor(target, reader),
+            streams: this.#streams,
+        };
+        for (const [name, definition] of orchestratorServices()) {
+            this.#server.addService(definition, serviceImplementation(name, context));
         }
         this.#health.addToServer(this.#server);
         const packageDefinition = loadSync([...PROTO_FILES], {
@@ -306,71 +255,5 @@ export class GatewayServer {
             oneofs: true,
         });
         new ReflectionService(packageDefinition).addToServer(this.#server);
-    }
-
-    #unaryHandler(rpc: RpcInfo) {
-        return (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Buffer>): void => {
-            const target = targetOf(call.metadata);
-            // A call cancelled by its client never starts a queued submit, nor a retry.
-            const cancelled = new AbortController();
-            call.on('cancelled', () => {
-                cancelled.abort();
-            });
-            const reply =
-                rpc.method === 'QueryEvents'
-                    ? Promise.resolve().then(() => queryEvents(this.#indexFor(target), target.channel, call.request))
-                    : this.#invoker.invoke(
-                          rpc,
-                          target,
-                          call.request,
-                          this.#logger.child({
-                              reqid: singleHeader(call.metadata, 'reqid'),
-                              ...target,
-                              method: rpc.path,
-                          }),
-                          cancelled.signal,
-                      );
-            reply.then(
-                (bytes) => {
-                    callback(null, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-                },
-                (err: unknown) => {
-                    callback(toServiceError(err));
-                },
-            );
-        };
-    }
-
-    #subscribeHandler() {
-        return (call: ServerWritableStream<Buffer, Buffer>): void => {
-            const target = targetOf(call.metadata);
-            const abort = new AbortController();
-            const fail = (err: unknown): void => {
-                if (!abort.signal.aborted) {
-                    abort.abort();
-                    call.emit('error', toServiceError(err));
-                }
-            };
-            const shutdown = (): void => {
-                fail(new StatusError(status.UNAVAILABLE, 'server is shutting down'));
-            };
-            this.#streams.add(shutdown);
-            call.on('cancelled', () => {
-                abort.abort();
-            });
-            const run = async (): Promise<void> => {
-                const reader = this.#readerOf(target);
-                const index = this.#indexFor(target, reader);
-                const { start_event_id: startEventId } = orchestrator.SubscribeToEventsParam.decode(call.request);
-                const context = { index, fabric: this.#options.fabric, ...target, mspid: reader, signal: abort.signal };
-                const position = await startPosition(context, startEventId);
-                await streamEvents(index, target.channel, position, call, abort.signal);
-            };
-            run()
-                .catch(fail)
-                .finally(() => {
-                    this.#streams.delete(shutdown);
-                });
-        };
     }
 }

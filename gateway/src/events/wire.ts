@@ -1,7 +1,12 @@
-/** Minimal protobuf wire helpers, used where the gateway forwards bytes without re-encoding them. */
+/**
+ * Our own event framing, on the bytes the chaincode encoded (forwarded without re-encoding them): the
+ * length-delimited events of a `chaincode-updates` payload, the `channel` field set on an event, the
+ * fields of a QueryEventsResponse. Fabric's messages are read with `@hyperledger/fabric-protos` only
+ * (`fabric/blocks.ts`).
+ */
 
 /** Read a varint at `offset`; returns the value and the offset after it. */
-export function readVarint(bytes: Uint8Array, offset: number): [value: number, next: number] {
+function readVarint(bytes: Uint8Array, offset: number): [value: number, next: number] {
     let value = 0;
     let shift = 0;
     let pos = offset;
@@ -21,7 +26,7 @@ export function readVarint(bytes: Uint8Array, offset: number): [value: number, n
     }
 }
 
-export function encodeVarint(value: number): Uint8Array {
+function encodeVarint(value: number): Uint8Array {
     const out: number[] = [];
     let rest = value;
     while (rest >= 0x80) {

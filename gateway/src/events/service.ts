@@ -1,10 +1,10 @@
 import { status } from '@grpc/grpc-js';
 import { orchestrator } from '@substra-fabric/api';
-import { StatusError } from './errors';
-import { CHAINCODE_EVENT_NAME } from './eventhub';
-import type { EventIndex, IndexedEvent } from './eventindex';
-import type { ChainPosition } from './eventstore';
-import type { FabricClient } from './fabric';
+import { StatusError } from '../errors';
+import type { FabricClient } from '../fabric/client';
+import type { EventIndex } from './eventindex';
+import type { ChainPosition, IndexedEvent } from './layout';
+import { CHAINCODE_EVENT_NAME } from './payload';
 import { lengthDelimitedField, withStringField } from './wire';
 
 const EVENT_CHANNEL_FIELD = 5;

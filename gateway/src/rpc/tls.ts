@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { PeerCertificate } from 'node:tls';
 import { ServerCredentials } from '@grpc/grpc-js';
-import type { TlsConfig } from './config';
+import type { TlsConfig } from '../ops/config';
 
 /** Regular files directly inside `dir` (symbolic links followed). */
 function filesIn(dir: string): string[] {

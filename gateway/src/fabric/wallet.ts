@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { GatewayConfig, PeerConfig } from './config';
+import type { GatewayConfig, PeerConfig } from '../ops/config';
 
 /** A Fabric signing identity of the wallet. */
 export interface WalletIdentity {

@@ -1,7 +1,8 @@
 /**
  * The narrow slice of Fabric that the gateway uses. Everything else in the gateway depends on this
  * interface only, so tests plug in a small in-memory fake and the real implementation
- * ({@link newFabricGatewayClient} in `fabricgateway.ts`) wraps `@hyperledger/fabric-gateway`.
+ * (`FabricGatewayClient` in `gatewayclient.ts`) wraps `@hyperledger/fabric-gateway`. Failures are
+ * `InvocationError`s (`../errors.ts`).
  */
 
 /** Target of one chaincode invocation. */
@@ -79,7 +80,7 @@ export interface LastEventBlockRequest {
     readonly toBlock: bigint;
 }
 
-/** What the gateway needs from Fabric. Implementations throw {@link InvocationError} on failure. */
+/** What the gateway needs from Fabric. Implementations throw `InvocationError` (`../errors.ts`) on failure. */
 export interface FabricClient {
     /** Evaluate (query) a transaction function on a peer; resolves with the function's result. */
     evaluate(request: InvokeRequest): Promise<Uint8Array>;
@@ -105,51 +106,4 @@ export interface FabricClient {
     lastEventBlock?(request: LastEventBlockRequest): Promise<bigint | undefined>;
     /** Release every connection. */
     close(): void;
-}
-
-/**
- * How an invocation failed:
- * - `chaincode`: the chaincode refused the call (its message usually holds an `OEnnnn` code); never retried;
- * - `conflict`: the transaction was invalidated by MVCC_READ_CONFLICT or PHANTOM_READ_CONFLICT; safe to retry
- *   with a new transaction;
- * - `timeout`: the outcome is unknown (deadline or connection lost after the transaction was sent);
- * - `unavailable`: nothing reached the ledger (peer unreachable before endorsement); safe to retry;
- * - `too_large`: the transaction is over the channel's size limit (nothing was ordered; never retried);
- * - `deadline`: endorsement or evaluation did not finish in time (the work is too heavy; never retried);
- * - `other`: anything else (invalid transaction, bad configuration, ...).
- */
-export type FailureKind = 'chaincode' | 'conflict' | 'timeout' | 'unavailable' | 'too_large' | 'deadline' | 'other';
-
-/** Sizes of a transaction refused as too large. */
-export interface TransactionSize {
-    readonly transactionBytes: number;
-    readonly limitBytes: number;
-}
-
-/** Error thrown by {@link FabricClient} implementations. */
-export class InvocationError extends Error {
-    readonly kind: FailureKind;
-    readonly transactionId: string | undefined;
-    readonly size: TransactionSize | undefined;
-
-    constructor(
-        kind: FailureKind,
-        message: string,
-        options?: { transactionId?: string; cause?: unknown; size?: TransactionSize },
-    ) {
-        super(message, options?.cause === undefined ? undefined : { cause: options.cause });
-        this.name = 'InvocationError';
-        this.kind = kind;
-        this.transactionId = options?.transactionId;
-        this.size = options?.size;
-    }
-}
-
-/** Wrap any thrown value as an {@link InvocationError} (unknown errors become kind `other`). */
-export function asInvocationError(err: unknown): InvocationError {
-    if (err instanceof InvocationError) {
-        return err;
-    }
-    const message = err instanceof Error ? err.message : String(err);
-    return new InvocationError('other', message, { cause: err });
 }

@@ -9,26 +9,11 @@ import {
     status,
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { chaincodeFor, type GatewayConfig } from './config';
-import { headerErrors, statusForMessage } from './errors';
-import { type GatewayMetrics, codeName, rpcLabels } from './metrics';
+import { unaryStatus } from '../errors';
+import { chaincodeFor, type GatewayConfig } from '../ops/config';
+import { type GatewayMetrics, codeName, rpcLabels } from '../ops/metrics';
+import { headerErrors, isInfrastructureMethod, singleHeader } from './headers';
 import type { MspVerifier } from './tls';
-
-/** Health and reflection answer without the orchestrator headers (probes and tools send none). */
-export function isInfrastructureMethod(path: string): boolean {
-    return path.startsWith('/grpc.health.') || path.startsWith('/grpc.reflection.');
-}
-
-/**
- * The value of a header sent exactly once (possibly empty, as in Substra, which only counts values),
- * else undefined. HTTP/2 may fold repeated headers into one comma-separated value, so a comma also
- * counts as a repetition (MSP ids, channel and chaincode names never contain one).
- */
-export function singleHeader(metadata: Metadata, key: string): string | undefined {
-    const values = metadata.get(key);
-    const [value] = values;
-    return values.length === 1 && typeof value === 'string' && !value.includes(',') ? value : undefined;
-}
 
 /** A call whose incoming metadata passes through `onMetadata`, which forwards it or ends the call. */
 function metadataInterceptingCall(
@@ -125,8 +110,8 @@ export function observabilityInterceptor(metrics: GatewayMetrics | undefined, lo
 }
 
 /**
- * Error conversion of unary calls: an UNKNOWN status whose message holds an orchestration error code
- * takes that code's status. Streams and infrastructure methods are left alone.
+ * Error conversion of unary calls ({@link unaryStatus}): an UNKNOWN status whose message holds an
+ * orchestration error code takes that code's status. Streams and infrastructure methods are left alone.
  */
 export function errorMappingInterceptor(): ServerInterceptor {
     return (method, call) => {
@@ -135,11 +120,8 @@ export function errorMappingInterceptor(): ServerInterceptor {
         }
         const responder = new ResponderBuilder()
             .withSendStatus((sent, next) => {
-                if (sent.code === status.UNKNOWN) {
-                    next({ ...sent, code: statusForMessage(sent.details) });
-                } else {
-                    next(sent);
-                }
+                const code = unaryStatus(sent.code, sent.details);
+                next(code === sent.code ? sent : { ...sent, code });
             })
             .build();
         return new ServerInterceptingCall(call, responder);

@@ -1,17 +1,11 @@
 import { status } from '@grpc/grpc-js';
 import { orchestrator, type RpcInfo } from '@substra-fabric/api';
 import type { Logger } from 'pino';
-import { StatusError, statusForMessage } from './errors';
-import { asInvocationError, type FabricClient, type InvocationError, type InvokeRequest } from './fabric';
+import { StatusError, asInvocationError, batchHint, toStatusError } from '../errors';
+import type { FabricClient, InvokeRequest } from '../fabric/client';
+import { DEFAULT_RETRY_POLICY, nextDelay, type RetryPolicy } from '../fabric/retry';
+import type { CallTarget } from './headers';
 import { AbortedWhileQueued, Limiter } from './limiter';
-import { DEFAULT_RETRY_POLICY, nextDelay, type RetryPolicy } from './retry';
-
-/** Who calls, on which channel and chaincode. */
-export interface CallTarget {
-    readonly mspid: string;
-    readonly channel: string;
-    readonly chaincode: string;
-}
 
 export interface InvokerOptions {
     readonly fabric: FabricClient;
@@ -35,7 +29,7 @@ export interface InvokerOptions {
  * Routes RPCs to the chaincode: read-only RPCs are evaluated, the others submitted and awaited until
  * commit. Conflicts and unreachable peers (nothing reached the ledger) are retried with a new transaction
  * under a bounded, jittered backoff; a transaction whose outcome stayed unknown is never resubmitted.
- * Failures leave as {@link StatusError}s.
+ * Failures leave as {@link StatusError}s ({@link toStatusError}).
  */
 export class Invoker {
     readonly #fabric: FabricClient;
@@ -133,58 +127,5 @@ export class Invoker {
                 await this.#sleep(delay);
             }
         }
-    }
-}
-
-/** Items per call of the batch RPCs, read from their request. */
-const BATCH_ITEMS: Readonly<Record<string, { noun: string; count(request: Uint8Array): number }>> = {
-    RegisterTasks: { noun: 'tasks', count: (r) => orchestrator.RegisterTasksParam.decode(r).tasks.length },
-    RegisterDataSamples: {
-        noun: 'data samples',
-        count: (r) => orchestrator.RegisterDataSamplesParam.decode(r).samples.length,
-    },
-    RegisterModels: { noun: 'models', count: (r) => orchestrator.RegisterModelsParam.decode(r).models.length },
-};
-
-/** For a batch too large for one transaction: how many items per call would fit (with a 10 % margin). */
-export function batchHint(rpc: RpcInfo, request: Uint8Array, failure: InvocationError): string {
-    const batch = BATCH_ITEMS[rpc.method];
-    if (failure.kind !== 'too_large' || !batch || !failure.size) {
-        return '';
-    }
-    const count = batch.count(request);
-    if (count <= 1) {
-        return '';
-    }
-    const perItem = failure.size.transactionBytes / count;
-    const safe = Math.max(1, Math.floor((failure.size.limitBytes * 0.9) / perItem));
-    return `; this ${rpc.method} of ${count} ${batch.noun} takes about ${Math.round(perItem)} bytes per item: send at most ${safe} ${batch.noun} per call`;
-}
-
-/**
- * gRPC status of a final failure: chaincode messages by their orchestration code (UNKNOWN when none),
- * conflicts still unresolved, unreachable peers and unknown outcomes UNAVAILABLE, transactions over the
- * channel's size limit RESOURCE_EXHAUSTED, work that did not finish in time DEADLINE_EXCEEDED, everything
- * else UNKNOWN.
- */
-export function toStatusError(failure: InvocationError, attempts = 1, hint = ''): StatusError {
-    switch (failure.kind) {
-        case 'too_large':
-            return new StatusError(status.RESOURCE_EXHAUSTED, failure.message + hint);
-        case 'deadline':
-            return new StatusError(status.DEADLINE_EXCEEDED, failure.message);
-        case 'chaincode':
-            return new StatusError(statusForMessage(failure.message), failure.message);
-        case 'conflict':
-            // transient by nature: UNAVAILABLE is what the Substra backend retries (with a growing delay)
-            return new StatusError(
-                status.UNAVAILABLE,
-                `still conflicting with concurrent transactions after ${attempts} attempts: ${failure.message}`,
-            );
-        case 'unavailable':
-        case 'timeout':
-            return new StatusError(status.UNAVAILABLE, failure.message);
-        default:
-            return new StatusError(status.UNKNOWN, failure.message);
     }
 }

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { RetryPolicy } from './retry';
+import type { RetryPolicy } from '../fabric/retry';
 
 /** Channel membership: channel name → MSP ids allowed on it, plus the chaincode name per channel. */
 export interface ChannelConfig {
@@ -57,7 +57,55 @@ export interface GatewayConfig {
     readonly maxTransactionBytes: number;
     /** Accept a `chaincode` header naming a chaincode that is not configured for the channel. */
     readonly allowAnyChaincode: boolean;
+    /**
+     * Who endorses a write: `gateway` (the peer's Gateway service picks the organizations from the policy, starting
+     * with its own, then the others), `channel` (every organization of the channel, all at once) or a list of MSP ids
+     * (all at once). Under an AND policy `channel` endorses in parallel instead of one organization after the other.
+     */
+    readonly endorsingOrganizations: EndorsingOrganizations;
     readonly health: HealthConfig;
+}
+
+export type EndorsingOrganizations =
+    | { readonly kind: 'gateway' }
+    | { readonly kind: 'channel' }
+    | { readonly kind: 'list'; readonly mspIds: readonly string[] };
+
+/** `ORCHESTRATOR_ENDORSING_ORGANIZATIONS`: empty = `gateway`, `channel`, or comma-separated MSP ids. */
+export function parseEndorsingOrganizations(value: string): EndorsingOrganizations {
+    const text = value.trim();
+    if (text === '' || text === 'gateway') {
+        return { kind: 'gateway' };
+    }
+    if (text === 'channel') {
+        return { kind: 'channel' };
+    }
+    const mspIds = text
+        .split(',')
+        .map((id) => id.trim())
+        .filter((id) => id !== '');
+    if (mspIds.length === 0) {
+        throw new Error(`ORCHESTRATOR_ENDORSING_ORGANIZATIONS: no MSP id in "${value}"`);
+    }
+    return { kind: 'list', mspIds };
+}
+
+/** The organizations to endorse a write on `channel`; undefined: the Gateway service chooses. */
+export function endorsersFor(
+    config: Pick<GatewayConfig, 'endorsingOrganizations' | 'channelConfig'>,
+    channel: string,
+): string[] | undefined {
+    const choice = config.endorsingOrganizations;
+    switch (choice.kind) {
+        case 'gateway':
+            return undefined;
+        case 'channel': {
+            const members = config.channelConfig.channels.get(channel);
+            return members === undefined || members.size === 0 ? undefined : [...members].sort();
+        }
+        case 'list':
+            return [...choice.mspIds];
+    }
 }
 
 /** The peer probes behind the health service (see `health.ts`). */
@@ -330,6 +378,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
         maxConcurrentSubmits: e.int('ORCHESTRATOR_MAX_CONCURRENT_SUBMITS', 256),
         maxTransactionBytes: e.int('ORCHESTRATOR_MAX_TRANSACTION_BYTES', 0),
         allowAnyChaincode: e.bool('ORCHESTRATOR_ALLOW_ANY_CHAINCODE', false),
+        endorsingOrganizations: parseEndorsingOrganizations(e.str('ORCHESTRATOR_ENDORSING_ORGANIZATIONS', '')),
         health: {
             intervalMs: e.duration('ORCHESTRATOR_HEALTH_CHECK_INTERVAL', '10s'),
             startupGraceMs: e.duration('ORCHESTRATOR_HEALTH_STARTUP_GRACE', '15s'),

@@ -1,4 +1,4 @@
-import type { FailureKind } from './fabric';
+import { type FailureKind, isRetryable } from '../errors';
 
 /** Bounded, jittered exponential backoff for retried transactions. */
 export interface RetryPolicy {
@@ -38,16 +38,7 @@ export function backoffDelay(policy: RetryPolicy, retry: number, random: () => n
     return Math.round(bound / 2 + (random() * bound) / 2);
 }
 
-/**
- * Whether a failure may be retried with a new transaction: only when the failed one provably left nothing
- * on the ledger (a conflict invalidated it, or no peer could endorse it). A transaction whose outcome is
- * unknown (`timeout`) is never replaced by a new one: the Fabric client already waited for its status.
- */
-export function isRetryable(kind: FailureKind): boolean {
-    return kind === 'conflict' || kind === 'unavailable';
-}
-
-/** Decide the delay before the next attempt, or undefined to give up. */
+/** Decide the delay before the next attempt, or undefined to give up (failures that are not {@link isRetryable}). */
 export function nextDelay(
     policy: RetryPolicy,
     kind: FailureKind,

@@ -1,243 +1,29 @@
-import { orchestrator } from '@substra-fabric/api';
 import { status } from '@grpc/grpc-js';
-import { StatusError } from './errors';
+import { orchestrator } from '@substra-fabric/api';
+import { StatusError } from '../errors';
+import { CatchUp } from './catchup';
 import {
     type ChainPosition,
     type Checkpoint,
-    type EventStore,
-    type Instant,
-    POSITION_BYTES,
+    type IndexedEvent,
     ROW,
-    TIMESTAMP_BYTES,
-    type TransactionRecord,
     checkpointRow,
     decodePosition,
     encodePosition,
-    encodeTimestamp,
+    encodeSummary,
     eventKey,
     idKey,
     indexKey,
     indexPrefix,
-    prefixEnd,
     transactionKey,
-} from './eventstore';
-import { splitDelimited } from './wire';
-
-/** One event read from the index: where it is on the chain, and its bytes as the chaincode encoded them. */
-export interface IndexedEvent {
-    readonly position: ChainPosition;
-    /** The event without `channel`, exactly as in the chaincode event payload. */
-    readonly bytes: Uint8Array;
-}
-
-/** Parameters of one QueryEvents page. */
-export interface EventQuery {
-    readonly filter?: orchestrator.IEventQueryFilter | null;
-    readonly sort?: orchestrator.SortOrder | null;
-    readonly pageSize?: number | null;
-    readonly pageToken?: string | null;
-}
-
-export interface EventPage {
-    readonly events: IndexedEvent[];
-    readonly nextPageToken: string;
-}
-
-export const DEFAULT_PAGE_SIZE = 50;
-
-/** What QueryEvents filters on, besides the timestamp (which is in the index keys). */
-export interface EventSummary {
-    readonly assetKey: string;
-    readonly assetKind: orchestrator.AssetKind;
-    readonly eventKind: orchestrator.EventKind;
-    readonly metadata: Readonly<Record<string, string>>;
-}
-
-/** One event of a transaction payload, decoded. */
-export interface ParsedEvent extends EventSummary, Instant {
-    readonly id: string;
-    readonly bytes: Uint8Array;
-}
-
-/** A chaincode event payload that is not a batch of orchestrator events. */
-export class PayloadError extends Error {
-    constructor(transactionId: string, cause: unknown) {
-        super(`transaction ${transactionId}: malformed event payload: ${String(cause)}`, { cause });
-        this.name = 'PayloadError';
-    }
-}
-
-/** Split a `chaincode-updates` payload into its events; throws {@link PayloadError}. */
-export function parseTransaction(record: TransactionRecord): ParsedEvent[] {
-    try {
-        return splitDelimited(record.payload).map((bytes) => {
-            const event = orchestrator.Event.decode(bytes);
-            return {
-                id: event.id,
-                assetKey: event.asset_key,
-                assetKind: event.asset_kind,
-                eventKind: event.event_kind,
-                seconds: event.timestamp?.seconds ?? 0,
-                nanos: event.timestamp?.nanos ?? 0,
-                metadata: event.metadata,
-                bytes,
-            };
-        });
-    } catch (err) {
-        throw new PayloadError(record.transactionId, err);
-    }
-}
-
-function encodeSummary(event: EventSummary): Buffer {
-    const bytes = orchestrator.Event.encode({
-        asset_key: event.assetKey,
-        asset_kind: event.assetKind,
-        event_kind: event.eventKind,
-        metadata: event.metadata,
-    }).finish();
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function decodeSummary(bytes: Uint8Array): EventSummary {
-    const event = orchestrator.Event.decode(bytes);
-    return {
-        assetKey: event.asset_key,
-        assetKind: event.asset_kind,
-        eventKind: event.event_kind,
-        metadata: event.metadata,
-    };
-}
+} from './layout';
+import { type ParsedEvent, PayloadError, type TransactionRecord, parseTransaction } from './payload';
+import { type EventPage, type EventQuery, queryPage } from './query';
+import type { EventStore } from './store';
 
 const ASSET_UNKNOWN = orchestrator.AssetKind.ASSET_UNKNOWN;
 const EVENT_UNKNOWN = orchestrator.EventKind.EVENT_UNKNOWN;
 
-/** The non-time part of the QueryEvents filter as a predicate: every given field must hold. */
-export function summaryFilter(filter: orchestrator.IEventQueryFilter | null | undefined): (e: EventSummary) => boolean {
-    const assetKey = filter?.asset_key ?? '';
-    const assetKind = filter?.asset_kind ?? ASSET_UNKNOWN;
-    const eventKind = filter?.event_kind ?? EVENT_UNKNOWN;
-    const metadata = Object.entries(filter?.metadata ?? {});
-    return (e) =>
-        (assetKey === '' || e.assetKey === assetKey) &&
-        (assetKind === ASSET_UNKNOWN || e.assetKind === assetKind) &&
-        (eventKind === EVENT_UNKNOWN || e.eventKind === eventKind) &&
-        metadata.every(([k, v]) => e.metadata[k] === v);
-}
-
-/** The secondary index a filter scans: the most selective of the fields it sets. */
-function indexFor(filter: orchestrator.IEventQueryFilter | null | undefined): Buffer {
-    const [pair] = Object.entries(filter?.metadata ?? {});
-    if (filter?.asset_key) {
-        return indexPrefix.assetKey(filter.asset_key);
-    }
-    if (pair !== undefined) {
-        return indexPrefix.metadata(pair[0], pair[1]);
-    }
-    if (filter?.asset_kind) {
-        return indexPrefix.assetKind(filter.asset_kind);
-    }
-    if (filter?.event_kind) {
-        return indexPrefix.eventKind(filter.event_kind);
-    }
-    return indexPrefix.time();
-}
-
-const TOKEN_VERSION = 1;
-const TOKEN_BYTES = 1 + TIMESTAMP_BYTES + POSITION_BYTES;
-
-/** A page cursor: the sort key (timestamp, chain position) of the last event of the previous page. */
-interface Cursor {
-    readonly sortKey: Buffer; // T P
-}
-
-function encodeToken(cursor: Cursor): string {
-    return Buffer.concat([Buffer.of(TOKEN_VERSION), cursor.sortKey]).toString('base64url');
-}
-
-function invalidToken(token: string): StatusError {
-    return new StatusError(status.UNKNOWN, `invalid page token "${token}"`);
-}
-
-/** The cursor of a page token; tokens of the previous gateway (`[seconds, nanos, id]` JSON) are accepted too. */
-async function decodeToken(
-    token: string,
-    positionOf: (id: string) => Promise<ChainPosition | undefined>,
-): Promise<Cursor> {
-    const bytes = Buffer.from(token, 'base64url');
-    if (bytes.length === TOKEN_BYTES && bytes[0] === TOKEN_VERSION && bytes.toString('base64url') === token) {
-        return { sortKey: bytes.subarray(1) };
-    }
-    let parsed: unknown;
-    try {
-        parsed = JSON.parse(bytes.toString('utf8'));
-    } catch {
-        throw invalidToken(token);
-    }
-    if (
-        Array.isArray(parsed) &&
-        parsed.length === 3 &&
-        typeof parsed[0] === 'number' &&
-        typeof parsed[1] === 'number' &&
-        typeof parsed[2] === 'string'
-    ) {
-        const position = await positionOf(parsed[2]);
-        if (position !== undefined) {
-            const sortKey = Buffer.allocUnsafe(TIMESTAMP_BYTES + POSITION_BYTES);
-            encodeTimestamp({ seconds: parsed[0], nanos: parsed[1] }, sortKey, 0);
-            encodePosition(position, sortKey, TIMESTAMP_BYTES);
-            return { sortKey };
-        }
-    }
-    throw invalidToken(token);
-}
-
-interface Bound {
-    readonly key: Buffer;
-    readonly inclusive: boolean;
-}
-
-/** Iterator range over `prefix T P` rows: the filter's time range, after (or before) the cursor. */
-function scanRange(
-    prefix: Buffer,
-    filter: orchestrator.IEventQueryFilter | null | undefined,
-    cursor: Cursor | undefined,
-    descending: boolean,
-): { gt?: Buffer; gte?: Buffer; lt?: Buffer; lte?: Buffer } {
-    const start = filter?.start;
-    const end = filter?.end;
-    let lower: Bound = start
-        ? {
-              key: Buffer.concat([prefix, encodeTimestamp({ seconds: start.seconds ?? 0, nanos: start.nanos ?? 0 })]),
-              inclusive: true,
-          }
-        : { key: prefix, inclusive: true };
-    let upper: Bound = end
-        ? {
-              key: Buffer.concat([
-                  prefix,
-                  encodeTimestamp({ seconds: end.seconds ?? 0, nanos: end.nanos ?? 0 }),
-                  Buffer.alloc(POSITION_BYTES, 0xff),
-              ]),
-              inclusive: true,
-          }
-        : { key: prefixEnd(prefix), inclusive: false };
-    if (cursor !== undefined) {
-        const at = Buffer.concat([prefix, cursor.sortKey]);
-        if (!descending && Buffer.compare(at, lower.key) >= 0) {
-            lower = { key: at, inclusive: false };
-        }
-        if (descending && Buffer.compare(at, upper.key) <= 0) {
-            upper = { key: at, inclusive: false };
-        }
-    }
-    return {
-        ...(lower.inclusive ? { gte: lower.key } : { gt: lower.key }),
-        ...(upper.inclusive ? { lte: upper.key } : { lt: upper.key }),
-    };
-}
-
-/** Rows read per iterator call. */
-const SCAN_BATCH = 256;
 /** Most transactions, and bytes of payload, written in one LevelDB batch. */
 const MAX_BATCH_TRANSACTIONS = 256;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -284,7 +70,7 @@ export class EventIndex {
     readonly #store: EventStore;
     readonly catchUpWaitMs: number;
     readonly #waiters = new Set<() => void>();
-    readonly #readiness = new Set<() => void>();
+    readonly #catchUp = new CatchUp();
     #opening: Promise<void> | undefined;
     #opened = false;
     #closed = false;
@@ -297,12 +83,6 @@ export class EventIndex {
     /** Block of the stream's last record, and the records of that block seen on this stream. */
     #streamBlock = -1n;
     #streamSeen = 0;
-    #target: bigint | undefined;
-    #exact = false;
-    #eventTarget: bigint | undefined;
-    #heightUnknowable = false;
-    #quiet = false;
-    #caughtUp = false;
     #version = 0;
 
     constructor(store: EventStore, options: EventIndexOptions = {}) {
@@ -442,49 +222,7 @@ export class EventIndex {
     /** One page of QueryEvents: filtered, sorted by (timestamp, chain position), keyset-paginated. */
     async query(query: EventQuery): Promise<EventPage> {
         await this.open();
-        const db = this.#store.db;
-        const pageSize = query.pageSize ? query.pageSize : DEFAULT_PAGE_SIZE;
-        const descending = query.sort === orchestrator.SortOrder.DESCENDING;
-        const cursor = query.pageToken ? await decodeToken(query.pageToken, (id) => this.positionOf(id)) : undefined;
-        const prefix = indexFor(query.filter);
-        const match = summaryFilter(query.filter);
-        const keys: Buffer[] = [];
-        let more = false;
-        const iterator = db.iterator({ ...scanRange(prefix, query.filter, cursor, descending), reverse: descending });
-        try {
-            scan: for (;;) {
-                const entries = await iterator.nextv(SCAN_BATCH);
-                if (entries.length === 0) {
-                    break;
-                }
-                for (const [key, value] of entries) {
-                    if (!match(decodeSummary(value))) {
-                        continue;
-                    }
-                    if (keys.length === pageSize) {
-                        more = true;
-                        break scan;
-                    }
-                    keys.push(key);
-                }
-            }
-        } finally {
-            await iterator.close();
-        }
-        const positions = keys.map((key) => decodePosition(key, prefix.length + TIMESTAMP_BYTES));
-        const bytes = await db.getMany(positions.map(eventKey));
-        const events = positions.map((position, i) => {
-            const value = bytes[i];
-            if (value === undefined) {
-                throw new Error('corrupt event index: an index row has no event');
-            }
-            return { position, bytes: value };
-        });
-        const last = keys[keys.length - 1];
-        return {
-            events,
-            nextPageToken: more && last !== undefined ? encodeToken({ sortKey: last.subarray(prefix.length) }) : '',
-        };
+        return queryPage(this.#store.db, query, (id) => this.positionOf(id));
     }
 
     /** Number of batches saved so far (see {@link waitForChange}). */
@@ -524,22 +262,19 @@ export class EventIndex {
      * block that means; otherwise a quiet stream ({@link setQuiet}) counts as caught up too.
      */
     expectHeight(height: bigint, exact: boolean): void {
-        if (this.#target === undefined) {
-            this.#target = height - 1n;
-            this.#exact = exact;
-            this.#updateReadiness();
-        }
+        this.#catchUp.expectHeight(height, exact);
+        this.#updateReadiness();
     }
 
     /** The last block up to the target holding events of the chaincode (undefined: none after the checkpoint). */
     expectLastEventBlock(block: bigint | undefined): void {
-        this.#eventTarget = block ?? -1n;
+        this.#catchUp.expectLastEventBlock(block);
         this.#updateReadiness();
     }
 
     /** The chain height cannot be known (the Fabric client cannot tell): rely on a quiet stream alone. */
     heightUnknowable(): void {
-        this.#heightUnknowable = true;
+        this.#catchUp.heightUnknowable();
         this.#updateReadiness();
     }
 
@@ -549,46 +284,27 @@ export class EventIndex {
      * nothing for such blocks).
      */
     setQuiet(quiet: boolean): void {
-        this.#quiet = quiet;
+        this.#catchUp.setQuiet(quiet);
         this.#updateReadiness();
     }
 
     /** Whether the index holds every event of the chain as it was when the listener started (then stays so). */
     get caughtUp(): boolean {
-        return this.#caughtUp;
+        return this.#catchUp.caughtUp;
     }
 
     progress(): IndexProgress {
-        return { block: this.#checkpoint?.blockNumber, target: this.#target, caughtUp: this.#caughtUp };
+        return { block: this.#checkpoint?.blockNumber, target: this.#catchUp.target, caughtUp: this.caughtUp };
     }
 
     /** Calls `listener` when the index has caught up; returns the unsubscribe function. */
     onCaughtUp(listener: () => void): () => void {
-        this.#readiness.add(listener);
-        return () => this.#readiness.delete(listener);
+        return this.#catchUp.onCaughtUp(listener);
     }
 
     /** Resolves true once caught up, false after `timeoutMs` (or when the index closes). */
     whenCaughtUp(timeoutMs: number): Promise<boolean> {
-        if (this.#caughtUp) {
-            return Promise.resolve(true);
-        }
-        if (this.#closed) {
-            return Promise.resolve(false);
-        }
-        return new Promise((resolve) => {
-            const finish = (value: boolean): void => {
-                clearTimeout(timer);
-                unsubscribe();
-                resolve(value);
-            };
-            const timer = setTimeout(() => {
-                finish(this.#caughtUp);
-            }, timeoutMs);
-            const unsubscribe = this.onCaughtUp(() => {
-                finish(this.#caughtUp);
-            });
-        });
+        return this.#catchUp.whenCaughtUp(timeoutMs);
     }
 
     /** Save what is queued, wake every waiter and close the database. */
@@ -598,9 +314,7 @@ export class EventIndex {
         }
         this.#closed = true;
         this.#wake();
-        for (const listener of [...this.#readiness]) {
-            listener();
-        }
+        this.#catchUp.close();
         await this.#flushing;
         await this.#opening?.catch(() => undefined);
         await this.#store.close();
@@ -613,19 +327,8 @@ export class EventIndex {
     }
 
     #updateReadiness(): void {
-        if (this.#caughtUp || !this.#opened || this.#flushing !== undefined) {
-            return;
-        }
-        const last = this.#checkpoint?.blockNumber ?? -1n;
-        const reached = this.#exact
-            ? this.#eventTarget !== undefined && last >= this.#eventTarget
-            : this.#target !== undefined && last >= this.#target;
-        const quiet = !this.#exact && this.#quiet && (this.#target !== undefined || this.#heightUnknowable);
-        if (reached || quiet) {
-            this.#caughtUp = true;
-            for (const listener of [...this.#readiness]) {
-                listener();
-            }
+        if (this.#opened && this.#flushing === undefined) {
+            this.#catchUp.update(this.#checkpoint?.blockNumber ?? -1n);
         }
     }
 
