@@ -12,11 +12,14 @@
  * | CHAINCODE_MAX_MESSAGE_BYTES | largest gRPC message to or from the peer; default 104857600 (100 MiB, the  |
  * |                   | peer's own default): the peer sends a request's arguments twice, so grpc-js's 4 MiB |
  * |                   | default would cut any request over ~2 MB                                            |
+ * | ORCHESTRATOR_TOTAL_QUERY_LIMIT | the peers' `ledger.state.totalQueryLimit`, which it must equal; default 100000 |
+ * |                   | (Fabric's): range queries are continued past it (repository/store.ts)             |
  *
  * Nothing Fabric-related is imported at the top of this module: fabric-shim and fabric-contract-api read
  * the log level when they create their loggers, so it is set before they are loaded.
  */
 import { readFileSync } from 'node:fs';
+import { TOTAL_QUERY_LIMIT_ENV, parseTotalQueryLimit } from './repository/query-limit';
 
 export interface ServerConfig {
     readonly ccid: string;
@@ -76,6 +79,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ServerConfi
             `CHAINCODE_MAX_MESSAGE_BYTES must be a positive number of bytes, got ${JSON.stringify(maxText)}`,
         );
     }
+    // Checked at startup; the ledger layer reads it again when it builds its first store.
+    parseTotalQueryLimit(env[TOTAL_QUERY_LIMIT_ENV]);
     return { ccid, address, tls, logLevel, maxMessageBytes };
 }
 
@@ -93,9 +98,17 @@ export async function startServer(config: ServerConfig): Promise<void> {
         'grpc.max_receive_message_length': config.maxMessageBytes,
         'grpc.max_send_message_length': config.maxMessageBytes,
     };
+    const logger = Shim.newLogger('chaincode');
+    const { watchPeerBatching } = await import('./ledger/peer-batching');
+    watchPeerBatching((offer) => {
+        logger.info(
+            offer.maxWriteBatch > 0 || offer.maxGetMultiple > 0
+                ? `peer connected: writes sent in batches of ${offer.maxWriteBatch} records, reads of ${offer.maxGetMultiple} keys`
+                : 'peer connected: one message per state access (the peer offers no batches)',
+        );
+    });
     const server = Shim.server(createChaincode(), opts);
     await server.start();
-    const logger = Shim.newLogger('chaincode');
     const mode = config.tls === undefined ? 'plaintext' : config.tls.clientCACerts ? 'mutual TLS' : 'TLS';
     logger.info(`chaincode ${config.ccid} listening on ${config.address} (${mode})`);
 }

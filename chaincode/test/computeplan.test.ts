@@ -19,6 +19,7 @@ import {
     expectRejected,
     S,
 } from './support/fixtures';
+import { complete } from './support/messages';
 
 const FN_BUILDING = key(0xf, 9);
 
@@ -26,7 +27,9 @@ describe('compute plans', () => {
     it('§1.2: RegisterPlan stores the plan with owner and tx time and emits COMPUTE_PLAN CREATED', async () => {
         const ledger = newTestLedger();
         const res = await ledger.invoke(ORG1, (s) =>
-            s.computePlans.registerPlan({ key: PLAN, name: 'my plan', tag: 'tag', metadata: { a: 'b' } }),
+            s.computePlans.registerPlan(
+                complete(orchestrator.NewComputePlan, { key: PLAN, name: 'my plan', tag: 'tag', metadata: { a: 'b' } }),
+            ),
         );
         expect(res.result.owner).toBe(ORG1);
         expect(res.result.creation_date).toEqual({ seconds: res.timestamp.seconds, nanos: res.timestamp.nanos });
@@ -48,35 +51,40 @@ describe('compute plans', () => {
             ledger,
             ORG1,
             (s) =>
-                s.computePlans.registerPlan({
-                    key: 'NOT-A-UUID',
-                    name: '',
-                    tag: 'x'.repeat(101),
-                    metadata: { k: 'v'.repeat(101) },
-                }),
+                s.computePlans.registerPlan(
+                    complete(orchestrator.NewComputePlan, {
+                        key: 'NOT-A-UUID',
+                        name: '',
+                        tag: 'x'.repeat(101),
+                        metadata: { k: 'v'.repeat(101) },
+                    }),
+                ),
             /^OE0101: computeplan is not valid: key: must be a valid UUID; metadata: .*; name: cannot be blank; tag: /,
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.computePlans.registerPlan({ key: PLAN, name: 'é'.repeat(51) }),
+            (s) =>
+                s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'é'.repeat(51) })),
             /^OE0101: computeplan is not valid: name: /,
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.computePlans.registerPlan({ key: '', name: 'x' }),
+            (s) => s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: '', name: 'x' })),
             /^OE0101: computeplan is not valid: key: cannot be blank\.$/,
         );
     });
 
     it('§1.2: RegisterPlan with an existing key is Conflict', async () => {
         const ledger = newTestLedger();
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'a' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'a' })),
+        );
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.computePlans.registerPlan({ key: PLAN, name: 'b' }),
+            (s) => s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'b' })),
             `OE0006: computeplan with key "${PLAN}" already exists`,
         );
     });
@@ -93,50 +101,80 @@ describe('compute plans', () => {
         const ledger = newTestLedger();
         // Two plans in one transaction share their creation date: key order decides.
         await ledger.invoke(ORG1, async (s) => {
-            await s.computePlans.registerPlan({ key: key(3), name: 'c' });
-            await s.computePlans.registerPlan({ key: key(1), name: 'a' });
+            await s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: key(3), name: 'c' }));
+            await s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: key(1), name: 'a' }));
         });
-        await ledger.invoke(ORG2, (s) => s.computePlans.registerPlan({ key: key(0), name: 'z' }));
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: key(2), name: 'b' }));
+        await ledger.invoke(ORG2, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: key(0), name: 'z' })),
+        );
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: key(2), name: 'b' })),
+        );
 
-        const all = await ledger.evaluate(ORG1, (s) => s.computePlans.queryPlans({}));
+        const all = await ledger.evaluate(ORG1, (s) =>
+            s.computePlans.queryPlans(complete(orchestrator.QueryPlansParam, {})),
+        );
         expect(all.result.plans.map((p) => p.key)).toEqual([key(1), key(3), key(0), key(2)]);
         expect(all.result.next_page_token).toBe('');
 
-        const mine = await ledger.evaluate(ORG2, (s) => s.computePlans.queryPlans({ filter: { owner: ORG1 } }));
+        const mine = await ledger.evaluate(ORG2, (s) =>
+            s.computePlans.queryPlans(complete(orchestrator.QueryPlansParam, { filter: { owner: ORG1 } })),
+        );
         expect(mine.result.plans.map((p) => p.key)).toEqual([key(1), key(3), key(2)]);
 
-        const first = await ledger.evaluate(ORG1, (s) => s.computePlans.queryPlans({ page_size: 3 }));
+        const first = await ledger.evaluate(ORG1, (s) =>
+            s.computePlans.queryPlans(complete(orchestrator.QueryPlansParam, { page_size: 3 })),
+        );
         expect(first.result.plans).toHaveLength(3);
         expect(first.result.next_page_token).not.toBe('');
         const second = await ledger.evaluate(ORG1, (s) =>
-            s.computePlans.queryPlans({ page_size: 3, page_token: first.result.next_page_token }),
+            s.computePlans.queryPlans(
+                complete(orchestrator.QueryPlansParam, { page_size: 3, page_token: first.result.next_page_token }),
+            ),
         );
         expect(second.result.plans.map((p) => p.key)).toEqual([key(2)]);
         expect(second.result.next_page_token).toBe('');
 
         // An exactly full last page ends with an empty token.
-        const exact = await ledger.evaluate(ORG1, (s) => s.computePlans.queryPlans({ page_size: 4 }));
+        const exact = await ledger.evaluate(ORG1, (s) =>
+            s.computePlans.queryPlans(complete(orchestrator.QueryPlansParam, { page_size: 4 })),
+        );
         expect(exact.result.next_page_token).toBe('');
 
-        await expect(ledger.evaluate(ORG1, (s) => s.computePlans.queryPlans({ page_token: '12' }))).rejects.toThrow(
-            /invalid page token/,
-        );
+        await expect(
+            ledger.evaluate(ORG1, (s) =>
+                s.computePlans.queryPlans(complete(orchestrator.QueryPlansParam, { page_token: '12' })),
+            ),
+        ).rejects.toThrow(/invalid page token/);
         // A token of another filter is refused too.
         await expect(
             ledger.evaluate(ORG1, (s) =>
-                s.computePlans.queryPlans({ page_token: first.result.next_page_token, filter: { owner: ORG2 } }),
+                s.computePlans.queryPlans(
+                    complete(orchestrator.QueryPlansParam, {
+                        page_token: first.result.next_page_token,
+                        filter: { owner: ORG2 },
+                    }),
+                ),
             ),
         ).rejects.toThrow(/invalid page token/);
     });
 
     it('§1.5: UpdatePlan renames (owner only), emits UPDATED with the full plan, works on terminated plans', async () => {
         const ledger = newTestLedger();
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'a', tag: 't' }));
         await ledger.invoke(ORG1, (s) =>
-            s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'a', tag: 't' })),
         );
-        const res = await ledger.invoke(ORG1, (s) => s.computePlans.updatePlan({ key: PLAN, name: 'renamed' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.applyPlanAction(
+                complete(orchestrator.ApplyPlanActionParam, {
+                    key: PLAN,
+                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                }),
+            ),
+        );
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.computePlans.updatePlan(complete(orchestrator.UpdateComputePlanParam, { key: PLAN, name: 'renamed' })),
+        );
         expect(res.events).toHaveLength(1);
         expect(res.events[0]!.event_kind).toBe(orchestrator.EventKind.EVENT_ASSET_UPDATED);
         expect(res.events[0]!.compute_plan?.name).toBe('renamed');
@@ -149,7 +187,9 @@ describe('compute plans', () => {
 
     it('§1.5: UpdatePlan errors: InvalidAsset, NotFound, PermissionDenied, nothing written', async () => {
         const ledger = newTestLedger();
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'a' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'a' })),
+        );
         const refusals: [string, orchestrator.IUpdateComputePlanParam, RegExp | string][] = [
             [ORG1, { key: PLAN, name: '' }, /^OE0101: computeplan is not valid: name: cannot be blank/],
             [ORG1, { key: 'x', name: 'n' }, /^OE0101: computeplan is not valid: key: must be a valid UUID/],
@@ -157,7 +197,12 @@ describe('compute plans', () => {
             [ORG2, { key: PLAN, name: 'n' }, 'OE0102: requester does not own the compute plan'],
         ];
         for (const [mspid, param, message] of refusals) {
-            await expectRejected(ledger, mspid, (s) => s.computePlans.updatePlan(param), message);
+            await expectRejected(
+                ledger,
+                mspid,
+                (s) => s.computePlans.updatePlan(complete(orchestrator.UpdateComputePlanParam, param)),
+                message,
+            );
         }
     });
 
@@ -165,7 +210,12 @@ describe('compute plans', () => {
         const ledger = await newTaskLedger();
         await register(ledger, [plainTask(key(1))]);
         const res = await ledger.invoke(ORG1, (s) =>
-            s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+            s.computePlans.applyPlanAction(
+                complete(orchestrator.ApplyPlanActionParam, {
+                    key: PLAN,
+                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                }),
+            ),
         );
         expect(res.events).toHaveLength(1);
         expect(res.events[0]!.asset_kind).toBe(orchestrator.AssetKind.ASSET_COMPUTE_PLAN);
@@ -179,32 +229,47 @@ describe('compute plans', () => {
 
     it('§1.6: ApplyPlanAction errors in order: NotFound, PermissionDenied (before the action), Unimplemented, OE0109', async () => {
         const ledger = newTestLedger();
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'a' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'a' })),
+        );
         const cancel = orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED;
         await expect(
-            ledger.invoke(ORG1, (s) => s.computePlans.applyPlanAction({ key: PLAN2, action: cancel })),
+            ledger.invoke(ORG1, (s) =>
+                s.computePlans.applyPlanAction(
+                    complete(orchestrator.ApplyPlanActionParam, { key: PLAN2, action: cancel }),
+                ),
+            ),
         ).rejects.toThrow(/^OE0002: computeplan/);
         await expect(
             ledger.invoke(ORG2, (s) =>
-                s.computePlans.applyPlanAction({
-                    key: PLAN,
-                    action: orchestrator.ComputePlanAction.PLAN_ACTION_UNKNOWN,
-                }),
+                s.computePlans.applyPlanAction(
+                    complete(orchestrator.ApplyPlanActionParam, {
+                        key: PLAN,
+                        action: orchestrator.ComputePlanAction.PLAN_ACTION_UNKNOWN,
+                    }),
+                ),
             ),
         ).rejects.toThrow('OE0102: only plan owner can act on it');
         await expect(
             ledger.invoke(ORG1, (s) =>
-                s.computePlans.applyPlanAction({
-                    key: PLAN,
-                    action: orchestrator.ComputePlanAction.PLAN_ACTION_UNKNOWN,
-                }),
+                s.computePlans.applyPlanAction(
+                    complete(orchestrator.ApplyPlanActionParam, {
+                        key: PLAN,
+                        action: orchestrator.ComputePlanAction.PLAN_ACTION_UNKNOWN,
+                    }),
+                ),
             ),
         ).rejects.toThrow('OE0010: plan action unimplemented');
-        await ledger.invoke(ORG1, (s) => s.computePlans.applyPlanAction({ key: PLAN, action: cancel }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.applyPlanAction(complete(orchestrator.ApplyPlanActionParam, { key: PLAN, action: cancel })),
+        );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.computePlans.applyPlanAction({ key: PLAN, action: cancel }),
+            (s) =>
+                s.computePlans.applyPlanAction(
+                    complete(orchestrator.ApplyPlanActionParam, { key: PLAN, action: cancel }),
+                ),
             `OE0109: compute plan ${PLAN} is already terminated`,
         );
     });
@@ -222,10 +287,12 @@ describe('compute plans', () => {
         expect(again.failure_date).toEqual(plan.failure_date);
         await expect(
             ledger.invoke(ORG1, (s) =>
-                s.computePlans.applyPlanAction({
-                    key: PLAN,
-                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
-                }),
+                s.computePlans.applyPlanAction(
+                    complete(orchestrator.ApplyPlanActionParam, {
+                        key: PLAN,
+                        action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                    }),
+                ),
             ),
         ).rejects.toThrow(/^OE0109: /);
     });
@@ -234,7 +301,12 @@ describe('compute plans', () => {
         const ledger = await newTaskLedger();
         await register(ledger, [plainTask(key(1))]);
         await ledger.invoke(ORG1, (s) =>
-            s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+            s.computePlans.applyPlanAction(
+                complete(orchestrator.ApplyPlanActionParam, {
+                    key: PLAN,
+                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                }),
+            ),
         );
         await act(ledger, ORG1, key(1), A.TASK_ACTION_FAILED);
         const plan = (await ledger.evaluate(ORG1, (s) => s.computePlans.getPlan(PLAN))).result;
@@ -272,7 +344,12 @@ describe('compute plans', () => {
         await register(ledger2, [plainTask(key(2))]);
         expect((await ledger2.evaluate(ORG1, (s) => s.computePlans.isPlanRunning(PLAN))).result).toBe(true);
         await ledger2.invoke(ORG1, (s) =>
-            s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+            s.computePlans.applyPlanAction(
+                complete(orchestrator.ApplyPlanActionParam, {
+                    key: PLAN,
+                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                }),
+            ),
         );
         expect((await ledger2.evaluate(ORG1, (s) => s.computePlans.isPlanRunning(PLAN))).result).toBe(false);
     });

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
-import { QUERY_SCAN_FACTOR } from '../src/service/computetask';
-import { queryIndexFor, type TaskFilterField } from '../src/service/computetask-keys';
+import { QUERY_SCAN_FACTOR } from '../src/repository/computetask';
+import { queryIndexFor, type TaskFilterField } from '../src/repository/computetask-indexes';
 import {
     A,
     FN_PLAIN,
@@ -26,6 +26,7 @@ import {
     S,
 } from './support/fixtures';
 import type { TestLedger } from './support/ledger';
+import { complete } from './support/messages';
 
 async function queryAll(
     ledger: TestLedger,
@@ -37,7 +38,9 @@ async function queryAll(
     let pages = 0;
     do {
         const res = await ledger.evaluate(ORG1, (s) =>
-            s.computeTasks.queryTasks({ filter, page_size: pageSize, page_token: token }),
+            s.computeTasks.queryTasks(
+                complete(orchestrator.QueryTasksParam, { filter, page_size: pageSize, page_token: token }),
+            ),
         );
         expect(res.result.tasks.length).toBeLessThanOrEqual(pageSize);
         keys.push(...res.result.tasks.map((t) => t.key ?? ''));
@@ -138,7 +141,9 @@ describe('task indexes (§4.6, §1.8, §3.7) and write costs', () => {
         }
         await register(ledger, [plainTask(key(0x301, 1)), plainTask(key(0x301, 2)), plainTask(key(0x301, 3))]);
         const filter = { status: S.STATUS_WAITING_FOR_EXECUTOR_SLOT };
-        const first = await ledger.evaluate(ORG1, (s) => s.computeTasks.queryTasks({ filter, page_size: 1 }));
+        const first = await ledger.evaluate(ORG1, (s) =>
+            s.computeTasks.queryTasks(complete(orchestrator.QueryTasksParam, { filter, page_size: 1 })),
+        );
         const budget = QUERY_SCAN_FACTOR * 2;
         // The budget is spent on canceled tasks: an empty page that still points at the rest.
         expect(first.result.tasks).toEqual([]);
@@ -149,7 +154,12 @@ describe('task indexes (§4.6, §1.8, §3.7) and write costs', () => {
         expect(keys).toEqual([key(0x301, 1), key(0x301, 2), key(0x301, 3)]);
         // Exact-index combinations stay one range read of page_size + 1 records.
         const direct = await ledger.evaluate(ORG1, (s) =>
-            s.computeTasks.queryTasks({ filter: { compute_plan_key: PLAN, status: filter.status }, page_size: 2 }),
+            s.computeTasks.queryTasks(
+                complete(orchestrator.QueryTasksParam, {
+                    filter: { compute_plan_key: PLAN, status: filter.status },
+                    page_size: 2,
+                }),
+            ),
         );
         expect(direct.result.tasks.map((t) => t.key)).toEqual([key(0x301, 1), key(0x301, 2)]);
         expect(direct.reads).toBe(3 + 2);

@@ -34,6 +34,7 @@ import {
     S,
 } from './support/fixtures';
 import type { TestLedger } from './support/ledger';
+import { complete } from './support/messages';
 
 /**
  * Records `models` as outputs of `taskKey`/`identifier` in one transaction, through addOutputAsset alone: the
@@ -106,7 +107,11 @@ describe('DisableOutput (§4.3)', () => {
     }
 
     async function disable(ledger: TestLedger, taskKey: string, identifier: string, mspid = ORG1) {
-        return ledger.invoke(mspid, (s) => s.computeTasks.disableOutput({ compute_task_key: taskKey, identifier }));
+        return ledger.invoke(mspid, (s) =>
+            s.computeTasks.disableOutput(
+                complete(orchestrator.DisableOutputParam, { compute_task_key: taskKey, identifier }),
+            ),
+        );
     }
 
     async function expectRefused(
@@ -119,7 +124,10 @@ describe('DisableOutput (§4.3)', () => {
         await expectRejected(
             ledger,
             mspid,
-            (s) => s.computeTasks.disableOutput({ compute_task_key: taskKey, identifier }),
+            (s) =>
+                s.computeTasks.disableOutput(
+                    complete(orchestrator.DisableOutputParam, { compute_task_key: taskKey, identifier }),
+                ),
             message,
         );
     }
@@ -239,7 +247,11 @@ describe('GetTaskInputAssets (§4.4)', () => {
                 ],
             }),
         ]);
-        const agg = await ledger.evaluate(ORG2, (s) => s.computeTasks.getTaskInputAssets({ compute_task_key: key(3) }));
+        const agg = await ledger.evaluate(ORG2, (s) =>
+            s.computeTasks.getTaskInputAssets(
+                complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(3) }),
+            ),
+        );
         expect(agg.result.assets.map((a) => [a.identifier, a.model?.key])).toEqual([
             ['models', key(0xb, 0x21)],
             ['models', key(0xb, 0x31)],
@@ -247,7 +259,9 @@ describe('GetTaskInputAssets (§4.4)', () => {
             ['models', key(0xb, 0x11)],
         ]);
         const train = await ledger.evaluate(ORG1, (s) =>
-            s.computeTasks.getTaskInputAssets({ compute_task_key: key(4) }),
+            s.computeTasks.getTaskInputAssets(
+                complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(4) }),
+            ),
         );
         expect(
             train.result.assets.map((a) => [a.identifier, a.data_manager?.key ?? a.data_sample?.key ?? a.model?.key]),
@@ -263,18 +277,28 @@ describe('GetTaskInputAssets (§4.4)', () => {
     it('§4.4: NotFound, BadRequest outside WAITING_FOR_EXECUTOR_SLOT/EXECUTING/FAILED, PERFORMANCE record Unimplemented', async () => {
         const ledger = await newTaskLedger();
         await expect(
-            ledger.evaluate(ORG1, (s) => s.computeTasks.getTaskInputAssets({ compute_task_key: key(9) })),
+            ledger.evaluate(ORG1, (s) =>
+                s.computeTasks.getTaskInputAssets(
+                    complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(9) }),
+                ),
+            ),
         ).rejects.toThrow(/^OE0002: computetask/);
         await register(ledger, [plainTask(key(1)), plainTask(key(2), [key(1)])]);
         await expect(
-            ledger.evaluate(ORG1, (s) => s.computeTasks.getTaskInputAssets({ compute_task_key: key(2) })),
+            ledger.evaluate(ORG1, (s) =>
+                s.computeTasks.getTaskInputAssets(
+                    complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(2) }),
+                ),
+            ),
         ).rejects.toThrow(
             'OE0003: Task inputs may not be defined in current task status ("STATUS_WAITING_FOR_PARENT_TASKS")',
         );
         for (const action of [A.TASK_ACTION_EXECUTING, A.TASK_ACTION_FAILED]) {
             await act(ledger, ORG1, key(1), action);
             const res = await ledger.evaluate(ORG1, (s) =>
-                s.computeTasks.getTaskInputAssets({ compute_task_key: key(1) }),
+                s.computeTasks.getTaskInputAssets(
+                    complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(1) }),
+                ),
             );
             expect(res.result.assets).toEqual([]);
         }
@@ -288,7 +312,11 @@ describe('GetTaskInputAssets (§4.4)', () => {
         await act(ledger2, ORG1, key(1), A.TASK_ACTION_DONE);
         await register(ledger2, [plainTask(key(2), [key(1)])]);
         await expect(
-            ledger2.evaluate(ORG1, (s) => s.computeTasks.getTaskInputAssets({ compute_task_key: key(2) })),
+            ledger2.evaluate(ORG1, (s) =>
+                s.computeTasks.getTaskInputAssets(
+                    complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(2) }),
+                ),
+            ),
         ).rejects.toThrow('OE0010: unsupported input kind: "ASSET_PERFORMANCE"');
     });
 
@@ -300,12 +328,20 @@ describe('GetTaskInputAssets (§4.4)', () => {
         // A function stored without the inputs its tasks use: corrupted state, written raw.
         overwriteFunction(ledger, FN_PLAIN, { inputs: {} });
         await expect(
-            ledger.evaluate(ORG1, (s) => s.computeTasks.getTaskInputAssets({ compute_task_key: key(5) })),
+            ledger.evaluate(ORG1, (s) =>
+                s.computeTasks.getTaskInputAssets(
+                    complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(5) }),
+                ),
+            ),
         ).rejects.toThrow('OE0007: missing function input');
         // A data sample gone from the state: NotFound.
         ledger.world.seed(compositeKey('datasample', [DS1]), new Uint8Array(0));
         await expect(
-            ledger.evaluate(ORG1, (s) => s.computeTasks.getTaskInputAssets({ compute_task_key: key(2) })),
+            ledger.evaluate(ORG1, (s) =>
+                s.computeTasks.getTaskInputAssets(
+                    complete(orchestrator.GetTaskInputAssetsParam, { compute_task_key: key(2) }),
+                ),
+            ),
         ).rejects.toThrow(`OE0002: datasample with key "${DS1}" not found`);
     });
 });
@@ -330,7 +366,9 @@ describe('GetTask and QueryTasks (§4.5, §4.6)', () => {
         const query = async (filter: orchestrator.ITaskQueryFilter, pageSize = 0, token = '') =>
             (
                 await ledger.evaluate(ORG1, (s) =>
-                    s.computeTasks.queryTasks({ filter, page_size: pageSize, page_token: token }),
+                    s.computeTasks.queryTasks(
+                        complete(orchestrator.QueryTasksParam, { filter, page_size: pageSize, page_token: token }),
+                    ),
                 )
             ).result;
         const keys = async (filter: orchestrator.ITaskQueryFilter) => (await query(filter)).tasks.map((t) => t.key);
@@ -375,12 +413,16 @@ describe('GetTask and QueryTasks (§4.5, §4.6)', () => {
         const ledger = await newTaskLedger();
         const tasks = Array.from({ length: 120 }, (_, i) => plainTask(key(0x400, i)));
         await register(ledger, tasks);
-        const res = await ledger.evaluate(ORG1, (s) => s.computeTasks.queryTasks({ filter: {}, page_size: 0 }));
+        const res = await ledger.evaluate(ORG1, (s) =>
+            s.computeTasks.queryTasks(complete(orchestrator.QueryTasksParam, { filter: {}, page_size: 0 })),
+        );
         expect(res.result.tasks).toHaveLength(50);
         // 51 index records + 50 task point reads.
         expect(res.reads).toBe(101);
         const last = await ledger.evaluate(ORG1, (s) =>
-            s.computeTasks.queryTasks({ page_size: 100, page_token: res.result.next_page_token }),
+            s.computeTasks.queryTasks(
+                complete(orchestrator.QueryTasksParam, { page_size: 100, page_token: res.result.next_page_token }),
+            ),
         );
         expect(last.result.tasks.map((t) => t.key)).toEqual(tasks.slice(50).map((t) => t.key));
         expect(last.result.next_page_token).toBe('');

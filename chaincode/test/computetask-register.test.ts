@@ -43,6 +43,7 @@ import {
     trainTask,
     S,
 } from './support/fixtures';
+import { complete } from './support/messages';
 
 describe('RegisterTasks: batch checks (§2.3, §2.4)', () => {
     it('§2.3.1: an empty batch is BadRequest', async () => {
@@ -203,7 +204,9 @@ describe('RegisterTasks: building a task (§2.6)', () => {
 
     it('§2.6.2: parents come from distinct parent_task_output inputs and may belong to another plan', async () => {
         const ledger = await newTaskLedger();
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: key(0xa, 5), name: 'other' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: key(0xa, 5), name: 'other' })),
+        );
         await register(ledger, [plainTask(key(1), [], { compute_plan_key: key(0xa, 5) })]);
         const res = await register(ledger, [plainTask(key(2), [key(1), key(1)])]);
         expect(res.result.tasks[0]!.rank).toBe(1);

@@ -34,6 +34,7 @@ import {
     S,
 } from './support/fixtures';
 import type { TestLedger } from './support/ledger';
+import { complete } from './support/messages';
 
 const ALL_STATUSES = [
     S.STATUS_UNKNOWN,
@@ -247,7 +248,12 @@ describe('ApplyTaskAction (§3.3)', () => {
         const ledger = await newTaskLedger();
         await register(ledger, [plainTask(key(1))]);
         await ledger.invoke(ORG1, (s) =>
-            s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+            s.computePlans.applyPlanAction(
+                complete(orchestrator.ApplyPlanActionParam, {
+                    key: PLAN,
+                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                }),
+            ),
         );
         await runToDone(ledger, key(1));
         expect((await getTask(ledger, key(1))).status).toBe(S.STATUS_DONE);

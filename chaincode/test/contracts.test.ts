@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { RPCS, orchestrator } from '@substra-fabric/api';
 import { describe, expect, it } from 'vitest';
-import { decodeRequest, encodeResponse } from '../src/contracts/codec';
+import { encodeResponse } from '../src/contracts/codec';
 import { buildContracts, contracts } from '../src/contracts';
+import { HANDLERS } from '../src/contracts/handlers';
 import { ProtobufSerializer } from '../src/contracts/serializer';
 import { CHAINCODE_VERSION } from '../src/version';
 import { findRpc, newTestLedger } from './support/ledger';
@@ -20,6 +21,13 @@ describe('contract surface', () => {
         expect(names).toEqual([...new Set(RPCS.filter((r) => !r.responseStream).map((r) => r.contract))]);
         expect(names).toContain('orchestrator.event');
         expect(names).toContain('orchestrator.info');
+    });
+
+    it('the handler table has exactly one handler per unary RPC (run-time view of what its type requires)', () => {
+        const handled = Object.entries(HANDLERS).flatMap(([service, methods]) =>
+            Object.keys(methods).map((method) => `${service}.${method}`),
+        );
+        expect(handled).toEqual(RPCS.filter((r) => !r.responseStream).map((r) => `${r.service}.${r.method}`));
     });
 
     it('GetMetadata lists every unary RPC as a function of its contract, with one parameter', async () => {
@@ -68,15 +76,18 @@ describe('contract surface', () => {
         expect(res.events).toHaveLength(1);
     });
 
-    it('the JSON wrapper {"msg": "<protojson>", "request_id"} is accepted as argument; the response is still binary', async () => {
+    it('a JSON argument (the 0.37.0 wrapper {"msg": "<protojson>", "request_id"}) is refused with OE0001 and writes nothing', async () => {
         const ledger = newTestLedger();
-        const res = await ledger.submit(
-            ORG1,
-            'orchestrator.organization:RegisterOrganization',
-            wrapper({ address: 'http://a.example' }),
-        );
-        expect(res.status).toBe(200);
-        expect(orchestrator.Organization.decode(res.payload).address).toBe('http://a.example');
+        for (const arg of [wrapper({ address: 'http://a.example' }), '{not json']) {
+            const res = await ledger.submit(ORG1, 'orchestrator.organization:RegisterOrganization', arg);
+            expect(res.status).toBe(500);
+            expect(res.message).toBe(
+                'OE0001: invalid RegisterOrganizationParam message: JSON arguments are not accepted, send the binary protobuf of the request',
+            );
+            expect(res.writes).toEqual([]);
+            expect(res.chaincodeEvent).toBeUndefined();
+        }
+        expect(ledger.world.size).toBe(0);
     });
 
     it('a function name without contract goes to the default contract orchestrator.organization', async () => {
@@ -103,7 +114,7 @@ describe('contract surface', () => {
     });
 
     it('an RPC without handler answers OE0010 "... not implemented"', async () => {
-        const ledger = newTestLedger({ contracts: buildContracts(new Map()) });
+        const ledger = newTestLedger({ contracts: buildContracts({}) });
         const res = await ledger.submit(ORG1, 'orchestrator.function:RegisterFunction', new Uint8Array(0));
         expect(res.status).toBe(500);
         expect(res.message).toBe('OE0010: FunctionService.RegisterFunction is not implemented');
@@ -137,59 +148,7 @@ describe('contract surface', () => {
     });
 });
 
-describe('request decoding (protojson in the JSON wrapper)', () => {
-    const applyTaskAction = findRpc('ApplyTaskAction');
-
-    it('accepts lowerCamelCase and snake_case field names and enum names or numbers', () => {
-        const camel = decodeRequest(
-            applyTaskAction,
-            Buffer.from(wrapper({ computeTaskKey: 'k1', action: 'TASK_ACTION_DONE' })),
-        );
-        const snake = decodeRequest(applyTaskAction, Buffer.from(wrapper({ compute_task_key: 'k1', action: 4 })));
-        for (const { request } of [camel, snake]) {
-            expect(request).toBeInstanceOf(orchestrator.ApplyTaskActionParam);
-            expect((request as orchestrator.ApplyTaskActionParam).compute_task_key).toBe('k1');
-            expect((request as orchestrator.ApplyTaskActionParam).action).toBe(
-                orchestrator.ComputeTaskAction.TASK_ACTION_DONE,
-            );
-        }
-        expect(camel.requestId).toBe('abcd1234');
-    });
-
-    it('keeps map keys as given, reads RFC 3339 timestamps with nanoseconds, ignores null', () => {
-        const { request } = decodeRequest(
-            findRpc('QueryEvents'),
-            Buffer.from(
-                wrapper({
-                    pageSize: 3,
-                    sort: 'DESCENDING',
-                    filter: {
-                        metadata: { someKey: 'v', other_key: 'w' },
-                        start: '2026-01-02T03:04:05.123456789Z',
-                        end: null,
-                    },
-                }),
-            ),
-        );
-        const param = request as orchestrator.QueryEventsParam;
-        expect(param.page_size).toBe(3);
-        expect(param.sort).toBe(orchestrator.SortOrder.DESCENDING);
-        expect(param.filter?.metadata).toEqual({ someKey: 'v', other_key: 'w' });
-        expect(param.filter?.start).toEqual({ seconds: Date.UTC(2026, 0, 2, 3, 4, 5) / 1000, nanos: 123_456_789 });
-        expect(param.filter?.end).toBeNull();
-    });
-
-    it('rejects unknown fields, unknown enum names and malformed wrappers with OE0001', () => {
-        expect(() => decodeRequest(applyTaskAction, Buffer.from(wrapper({ nope: 1 })))).toThrow(
-            /^OE0001: .*unknown field "nope"/,
-        );
-        expect(() => decodeRequest(applyTaskAction, Buffer.from(wrapper({ action: 'TASK_ACTION_NOPE' })))).toThrow(
-            /^OE0001: .*unknown enum value/,
-        );
-        expect(() => decodeRequest(applyTaskAction, Buffer.from('{"request_id": "x"}'))).toThrow(/^OE0001: /);
-        expect(() => decodeRequest(applyTaskAction, Buffer.from('{not json'))).toThrow(/^OE0001: /);
-    });
-
+describe('response encoding and serializer', () => {
     it('encodes a plain-object response through the generated fromObject (enum names allowed)', () => {
         const bytes = encodeResponse(findRpc('IsPlanRunning'), { is_running: true });
         expect(orchestrator.IsPlanRunningResponse.decode(bytes).is_running).toBe(true);

@@ -15,6 +15,7 @@ import {
     newDataManager,
     newOrgsLedger,
 } from './support/fixtures';
+import { complete } from './support/messages';
 
 let ledger: TestLedger;
 
@@ -23,7 +24,9 @@ beforeEach(async () => {
 });
 
 async function register(key: string, overrides: orchestrator.INewDataManager = {}, owner = ORG1) {
-    return ledger.invoke(owner, (s) => s.dataManagers.registerDataManager(newDataManager(key, overrides)));
+    return ledger.invoke(owner, (s) =>
+        s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, newDataManager(key, overrides))),
+    );
 }
 
 async function getManager(key: string): Promise<orchestrator.DataManager> {
@@ -74,7 +77,10 @@ describe('RegisterDataManager (behavior-assets §5.1)', () => {
             ORG1,
             (s) =>
                 s.dataManagers.registerDataManager(
-                    newDataManager(KEY1, { logs_permission: { authorized_ids: [ORG3] } }),
+                    complete(
+                        orchestrator.NewDataManager,
+                        newDataManager(KEY1, { logs_permission: { authorized_ids: [ORG3] } }),
+                    ),
                 ),
             'OE0003: invalid permission input values',
         );
@@ -83,7 +89,10 @@ describe('RegisterDataManager (behavior-assets §5.1)', () => {
             ORG1,
             (s) =>
                 s.dataManagers.registerDataManager(
-                    newDataManager(KEY1, { new_permissions: { public: false, authorized_ids: [ORG3] } }),
+                    complete(
+                        orchestrator.NewDataManager,
+                        newDataManager(KEY1, { new_permissions: { public: false, authorized_ids: [ORG3] } }),
+                    ),
                 ),
             'OE0003: invalid permission input values',
         );
@@ -94,7 +103,7 @@ describe('RegisterDataManager (behavior-assets §5.1)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.dataManagers.registerDataManager(newDataManager(KEY1)),
+            (s) => s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, newDataManager(KEY1))),
             `OE0006: datamanager with key "${KEY1}" already exists`,
         );
     });
@@ -103,14 +112,22 @@ describe('RegisterDataManager (behavior-assets §5.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataManagers.registerDataManager({ key: 'AAAAAAAA-1111-4111-8111-111111111111' }),
+            (s) =>
+                s.dataManagers.registerDataManager(
+                    complete(orchestrator.NewDataManager, { key: 'AAAAAAAA-1111-4111-8111-111111111111' }),
+                ),
             'OE0101: datamanager is not valid: description: cannot be blank; key: must be a valid UUID; logs_permission: cannot be blank; name: cannot be blank; new_permissions: cannot be blank; opener: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG1,
             (s) =>
-                s.dataManagers.registerDataManager(newDataManager('', { opener: addressable('test/storage/address') })),
+                s.dataManagers.registerDataManager(
+                    complete(
+                        orchestrator.NewDataManager,
+                        newDataManager('', { opener: addressable('test/storage/address') }),
+                    ),
+                ),
             'OE0101: datamanager is not valid: key: cannot be blank; opener: (storage_address: must be a valid URL.)',
         );
         await expectRejected(
@@ -118,7 +135,10 @@ describe('RegisterDataManager (behavior-assets §5.1)', () => {
             ORG1,
             (s) =>
                 s.dataManagers.registerDataManager(
-                    newDataManager(KEY1, { name: 'n'.repeat(101), metadata: { ['k'.repeat(101)]: '' } }),
+                    complete(
+                        orchestrator.NewDataManager,
+                        newDataManager(KEY1, { name: 'n'.repeat(101), metadata: { ['k'.repeat(101)]: '' } }),
+                    ),
                 ),
             /^OE0101: datamanager is not valid: metadata: .*; name: the length must be between 1 and 100\.$/,
         );
@@ -137,27 +157,39 @@ describe('GetDataManager, QueryDataManagers (behavior-assets §5.2, §5.3, §1.8
 
     it('§5.3 / §1.8: creation date then key, paginated, "" after the last page', async () => {
         await ledger.invoke(ORG1, async (s) => {
-            await s.dataManagers.registerDataManager(newDataManager(KEY3));
-            await s.dataManagers.registerDataManager(newDataManager(KEY2));
+            await s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, newDataManager(KEY3)));
+            await s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, newDataManager(KEY2)));
         });
         await register(KEY1);
-        const first = (await ledger.evaluate(ORG1, (s) => s.dataManagers.queryDataManagers({ page_size: 2 }))).result;
+        const first = (
+            await ledger.evaluate(ORG1, (s) =>
+                s.dataManagers.queryDataManagers(complete(orchestrator.QueryDataManagersParam, { page_size: 2 })),
+            )
+        ).result;
         expect(first.data_managers.map((m) => m.key)).toEqual([KEY2, KEY3]);
         const second = (
             await ledger.evaluate(ORG2, (s) =>
-                s.dataManagers.queryDataManagers({ page_size: 2, page_token: first.next_page_token }),
+                s.dataManagers.queryDataManagers(
+                    complete(orchestrator.QueryDataManagersParam, { page_size: 2, page_token: first.next_page_token }),
+                ),
             )
         ).result;
         expect(second.data_managers.map((m) => m.key)).toEqual([KEY1]);
         expect(second.next_page_token).toBe('');
-        const all = (await ledger.evaluate(ORG1, (s) => s.dataManagers.queryDataManagers({}))).result;
+        const all = (
+            await ledger.evaluate(ORG1, (s) =>
+                s.dataManagers.queryDataManagers(complete(orchestrator.QueryDataManagersParam, {})),
+            )
+        ).result;
         expect(all.data_managers).toHaveLength(3);
         expect(all.next_page_token).toBe('');
     });
 
     it('§1.8: a foreign page token is a plain error', async () => {
         await expect(
-            ledger.evaluate(ORG1, (s) => s.dataManagers.queryDataManagers({ page_token: 'AAAA' })),
+            ledger.evaluate(ORG1, (s) =>
+                s.dataManagers.queryDataManagers(complete(orchestrator.QueryDataManagersParam, { page_token: 'AAAA' })),
+            ),
         ).rejects.toThrow(/^invalid page token/);
     });
 });
@@ -169,7 +201,11 @@ describe('UpdateDataManager (behavior-assets §5.4)', () => {
 
     it('§5.4 rules 4-5: renames the manager only, emits UPDATED without metadata', async () => {
         const before = await getManager(KEY1);
-        const res = await ledger.invoke(ORG1, (s) => s.dataManagers.updateDataManager({ key: KEY1, name: 'renamed' }));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.dataManagers.updateDataManager(
+                complete(orchestrator.UpdateDataManagerParam, { key: KEY1, name: 'renamed' }),
+            ),
+        );
         expect(res.events).toHaveLength(1);
         expect(res.events[0]!.event_kind).toBe(E.EVENT_ASSET_UPDATED);
         expect(res.events[0]!.asset_kind).toBe(K.ASSET_DATA_MANAGER);
@@ -186,7 +222,8 @@ describe('UpdateDataManager (behavior-assets §5.4)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataManagers.updateDataManager({ key: 'x', name: '' }),
+            (s) =>
+                s.dataManagers.updateDataManager(complete(orchestrator.UpdateDataManagerParam, { key: 'x', name: '' })),
             'OE0101: datamanager is not valid: key: must be a valid UUID; name: cannot be blank.',
         );
     });
@@ -195,7 +232,10 @@ describe('UpdateDataManager (behavior-assets §5.4)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataManagers.updateDataManager({ key: KEY2, name: 'x' }),
+            (s) =>
+                s.dataManagers.updateDataManager(
+                    complete(orchestrator.UpdateDataManagerParam, { key: KEY2, name: 'x' }),
+                ),
             `OE0002: datamanager with key "${KEY2}" not found`,
         );
     });
@@ -204,7 +244,10 @@ describe('UpdateDataManager (behavior-assets §5.4)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.dataManagers.updateDataManager({ key: KEY1, name: 'x' }),
+            (s) =>
+                s.dataManagers.updateDataManager(
+                    complete(orchestrator.UpdateDataManagerParam, { key: KEY1, name: 'x' }),
+                ),
             'OE0102: requester does not own the data manager',
         );
     });

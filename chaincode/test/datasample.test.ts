@@ -17,6 +17,7 @@ import {
     key,
     newOrgsLedger,
 } from './support/fixtures';
+import { complete } from './support/messages';
 
 /** Managers: DM1 and DM2 owned by ORG1, DM3 by ORG2. Samples use S1..S4. */
 const DM1 = KEY1;
@@ -32,10 +33,12 @@ let ledger: TestLedger;
 beforeEach(async () => {
     ledger = await newOrgsLedger(ORG1, ORG2);
     await ledger.invoke(ORG1, async (s) => {
-        await s.dataManagers.registerDataManager(newDataManager(DM1));
-        await s.dataManagers.registerDataManager(newDataManager(DM2));
+        await s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, newDataManager(DM1)));
+        await s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, newDataManager(DM2)));
     });
-    await ledger.invoke(ORG2, (s) => s.dataManagers.registerDataManager(newDataManager(DM3)));
+    await ledger.invoke(ORG2, (s) =>
+        s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, newDataManager(DM3))),
+    );
 });
 
 function sample(key: string, managers: string[] = [DM1], checksum = CHECKSUM): orchestrator.INewDataSample {
@@ -43,7 +46,9 @@ function sample(key: string, managers: string[] = [DM1], checksum = CHECKSUM): o
 }
 
 async function registerSamples(owner: string, ...samples: orchestrator.INewDataSample[]) {
-    return ledger.invoke(owner, (s) => s.dataSamples.registerDataSamples({ samples }));
+    return ledger.invoke(owner, (s) =>
+        s.dataSamples.registerDataSamples(complete(orchestrator.RegisterDataSamplesParam, { samples })),
+    );
 }
 
 async function getSample(key: string): Promise<orchestrator.DataSample> {
@@ -53,9 +58,11 @@ async function getSample(key: string): Promise<orchestrator.DataSample> {
 describe('RegisterDataSamples (behavior-assets §6.1)', () => {
     it('§6.1 rules 2.4, 3: builds samples in request order (keys kept as given, test_only false), stores and returns them', async () => {
         const res = await ledger.invoke(ORG1, (s) =>
-            s.dataSamples.registerDataSamples({
-                samples: [{ ...sample(S2, [DM2, DM1, DM2]), test_only: true }, sample(S1, [])],
-            }),
+            s.dataSamples.registerDataSamples(
+                complete(orchestrator.RegisterDataSamplesParam, {
+                    samples: [{ ...sample(S2, [DM2, DM1, DM2]), test_only: true }, sample(S1, [])],
+                }),
+            ),
         );
         expect(res.result.map((d) => d.key)).toEqual([S2, S1]);
         const first = res.result[0]!;
@@ -78,11 +85,15 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
     });
 
     it('§6.1 rule 1: an empty samples list is accepted, returns nothing and emits nothing', async () => {
-        const res = await ledger.invoke(ORG1, (s) => s.dataSamples.registerDataSamples({ samples: [] }));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.dataSamples.registerDataSamples(complete(orchestrator.RegisterDataSamplesParam, { samples: [] })),
+        );
         expect(res.result).toEqual([]);
         expect(res.events).toEqual([]);
         expect(res.writes).toEqual([]);
-        const none = await ledger.invoke(ORG1, (s) => s.dataSamples.registerDataSamples({}));
+        const none = await ledger.invoke(ORG1, (s) =>
+            s.dataSamples.registerDataSamples(complete(orchestrator.RegisterDataSamplesParam, {})),
+        );
         expect(none.result).toEqual([]);
     });
 
@@ -91,19 +102,29 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
             ledger,
             ORG1,
             (s) =>
-                s.dataSamples.registerDataSamples({ samples: [{ key: '', data_manager_keys: ['X'], checksum: '' }] }),
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, {
+                        samples: [{ key: '', data_manager_keys: ['X'], checksum: '' }],
+                    }),
+                ),
             'OE0101: datasample is not valid: checksum: cannot be blank; data_manager_keys: (0: must be a valid UUID.); key: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample('S1', [DM1], 'abc')] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample('S1', [DM1], 'abc')] }),
+                ),
             'OE0101: datasample is not valid: checksum: the length must be exactly 64; key: must be a valid UUID.',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample(S1, [DM1], 'g'.repeat(64))] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample(S1, [DM1], 'g'.repeat(64))] }),
+                ),
             'checksum: must be a valid hexadecimal number',
         );
     });
@@ -112,7 +133,10 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample(S1), sample('bad')] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample(S1), sample('bad')] }),
+                ),
             'OE0101',
         );
         await expect(getSample(S1)).rejects.toThrow('OE0002');
@@ -122,7 +146,10 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample(S1, [DM1, KEY4])] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample(S1, [DM1, KEY4])] }),
+                ),
             `OE0002: datamanager with key "${KEY4}" not found`,
         );
     });
@@ -131,7 +158,10 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample(S1, [''])] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample(S1, [''])] }),
+                ),
             'OE0002: datamanager with key "" not found',
         );
     });
@@ -140,7 +170,10 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample(S1, [DM1, DM3])] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample(S1, [DM1, DM3])] }),
+                ),
             `OE0102: requester does not own the datamanager "${DM3}"`,
         );
     });
@@ -150,7 +183,10 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample(S2), sample(S1)] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample(S2), sample(S1)] }),
+                ),
             `OE0006: datasample with key "${S1}" already exists`,
         );
     });
@@ -159,7 +195,10 @@ describe('RegisterDataSamples (behavior-assets §6.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.registerDataSamples({ samples: [sample(S1), sample(S1)] }),
+            (s) =>
+                s.dataSamples.registerDataSamples(
+                    complete(orchestrator.RegisterDataSamplesParam, { samples: [sample(S1), sample(S1)] }),
+                ),
             `OE0006: datasample with key "${S1}" already exists`,
         );
     });
@@ -173,7 +212,9 @@ describe('UpdateDataSamples (behavior-assets §6.2)', () => {
 
     it('§6.2 rule 3.3: appends the requested keys missing from the existing list, in request order', async () => {
         await ledger.invoke(ORG1, (s) =>
-            s.dataSamples.updateDataSamples({ keys: [S1, S2], data_manager_keys: [DM2, DM1] }),
+            s.dataSamples.updateDataSamples(
+                complete(orchestrator.UpdateDataSamplesParam, { keys: [S1, S2], data_manager_keys: [DM2, DM1] }),
+            ),
         );
         expect((await getSample(S1)).data_manager_keys).toEqual([DM1, DM2]);
         expect((await getSample(S2)).data_manager_keys).toEqual([DM1, DM2]);
@@ -181,14 +222,18 @@ describe('UpdateDataSamples (behavior-assets §6.2)', () => {
 
     it('§6.2 rule 3.3: a new key repeated in the request is appended as many times', async () => {
         await ledger.invoke(ORG1, (s) =>
-            s.dataSamples.updateDataSamples({ keys: [S1], data_manager_keys: [DM2, DM2] }),
+            s.dataSamples.updateDataSamples(
+                complete(orchestrator.UpdateDataSamplesParam, { keys: [S1], data_manager_keys: [DM2, DM2] }),
+            ),
         );
         expect((await getSample(S1)).data_manager_keys).toEqual([DM1, DM2, DM2]);
     });
 
     it('§6.2 rule 3.4: one UPDATED event per listed key, even when nothing changes; a key listed twice is processed twice', async () => {
         const res = await ledger.invoke(ORG1, (s) =>
-            s.dataSamples.updateDataSamples({ keys: [S2, S1, S1], data_manager_keys: [DM2] }),
+            s.dataSamples.updateDataSamples(
+                complete(orchestrator.UpdateDataSamplesParam, { keys: [S2, S1, S1], data_manager_keys: [DM2] }),
+            ),
         );
         expect(res.events.map((e) => [e.asset_kind, e.event_kind, e.asset_key])).toEqual([
             [K.ASSET_DATA_SAMPLE, E.EVENT_ASSET_UPDATED, S2],
@@ -204,16 +249,22 @@ describe('UpdateDataSamples (behavior-assets §6.2)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.updateDataSamples({ keys: [], data_manager_keys: ['bad'] }),
+            (s) =>
+                s.dataSamples.updateDataSamples(
+                    complete(orchestrator.UpdateDataSamplesParam, { keys: [], data_manager_keys: ['bad'] }),
+                ),
             'OE0101: datasample is not valid: data_manager_keys: (0: must be a valid UUID.); keys: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.updateDataSamples({ keys: [S1, 'bad'] }),
+            (s) =>
+                s.dataSamples.updateDataSamples(complete(orchestrator.UpdateDataSamplesParam, { keys: [S1, 'bad'] })),
             'OE0101: datasample is not valid: keys: (1: must be a valid UUID.).',
         );
-        const res = await ledger.invoke(ORG1, (s) => s.dataSamples.updateDataSamples({ keys: [S1] }));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.dataSamples.updateDataSamples(complete(orchestrator.UpdateDataSamplesParam, { keys: [S1] })),
+        );
         expect(res.events).toHaveLength(1);
         expect((await getSample(S1)).data_manager_keys).toEqual([DM1]);
     });
@@ -222,13 +273,19 @@ describe('UpdateDataSamples (behavior-assets §6.2)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.updateDataSamples({ keys: [KEY5], data_manager_keys: [KEY4] }),
+            (s) =>
+                s.dataSamples.updateDataSamples(
+                    complete(orchestrator.UpdateDataSamplesParam, { keys: [KEY5], data_manager_keys: [KEY4] }),
+                ),
             `OE0002: datamanager with key "${KEY4}" not found`,
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.updateDataSamples({ keys: [KEY5], data_manager_keys: [DM3] }),
+            (s) =>
+                s.dataSamples.updateDataSamples(
+                    complete(orchestrator.UpdateDataSamplesParam, { keys: [KEY5], data_manager_keys: [DM3] }),
+                ),
             `OE0102: requester does not own the datamanager "${DM3}"`,
         );
     });
@@ -237,7 +294,10 @@ describe('UpdateDataSamples (behavior-assets §6.2)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.updateDataSamples({ keys: [S1, KEY5], data_manager_keys: [DM2] }),
+            (s) =>
+                s.dataSamples.updateDataSamples(
+                    complete(orchestrator.UpdateDataSamplesParam, { keys: [S1, KEY5], data_manager_keys: [DM2] }),
+                ),
             `OE0002: datasample with key "${KEY5}" not found`,
         );
         expect((await getSample(S1)).data_manager_keys).toEqual([DM1]);
@@ -247,7 +307,7 @@ describe('UpdateDataSamples (behavior-assets §6.2)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.dataSamples.updateDataSamples({ keys: [S3] }),
+            (s) => s.dataSamples.updateDataSamples(complete(orchestrator.UpdateDataSamplesParam, { keys: [S3] })),
             'OE0102: requester does not own the datasample',
         );
     });
@@ -265,11 +325,17 @@ describe('GetDataSample, QueryDataSamples (behavior-assets §6.3, §6.4, §1.8)'
     });
 
     it('§6.4 / §1.8: all samples by creation date then key, paginated, "" after the last page', async () => {
-        const first = (await ledger.evaluate(ORG1, (s) => s.dataSamples.queryDataSamples({ page_size: 2 }))).result;
+        const first = (
+            await ledger.evaluate(ORG1, (s) =>
+                s.dataSamples.queryDataSamples(complete(orchestrator.QueryDataSamplesParam, { page_size: 2 })),
+            )
+        ).result;
         expect(first.data_samples.map((d) => d.key)).toEqual([S2, S3]);
         const second = (
             await ledger.evaluate(ORG1, (s) =>
-                s.dataSamples.queryDataSamples({ page_size: 2, page_token: first.next_page_token }),
+                s.dataSamples.queryDataSamples(
+                    complete(orchestrator.QueryDataSamplesParam, { page_size: 2, page_token: first.next_page_token }),
+                ),
             )
         ).result;
         expect(second.data_samples.map((d) => d.key)).toEqual([S1]);
@@ -279,33 +345,48 @@ describe('GetDataSample, QueryDataSamples (behavior-assets §6.3, §6.4, §1.8)'
     it('§6.4: filter.keys keeps only those samples, in the same order; unknown keys are ignored', async () => {
         const res = (
             await ledger.evaluate(ORG1, (s) =>
-                s.dataSamples.queryDataSamples({ filter: { keys: [S1, S4, S3, S1] }, page_size: 1 }),
+                s.dataSamples.queryDataSamples(
+                    complete(orchestrator.QueryDataSamplesParam, { filter: { keys: [S1, S4, S3, S1] }, page_size: 1 }),
+                ),
             )
         ).result;
         expect(res.data_samples.map((d) => d.key)).toEqual([S3]);
         const next = (
             await ledger.evaluate(ORG1, (s) =>
-                s.dataSamples.queryDataSamples({
-                    filter: { keys: [S1, S4, S3, S1] },
-                    page_size: 1,
-                    page_token: res.next_page_token,
-                }),
+                s.dataSamples.queryDataSamples(
+                    complete(orchestrator.QueryDataSamplesParam, {
+                        filter: { keys: [S1, S4, S3, S1] },
+                        page_size: 1,
+                        page_token: res.next_page_token,
+                    }),
+                ),
             )
         ).result;
         expect(next.data_samples.map((d) => d.key)).toEqual([S1]);
         expect(next.next_page_token).toBe('');
-        const unknown = (await ledger.evaluate(ORG1, (s) => s.dataSamples.queryDataSamples({ filter: { keys: [S4] } })))
-            .result;
+        const unknown = (
+            await ledger.evaluate(ORG1, (s) =>
+                s.dataSamples.queryDataSamples(
+                    complete(orchestrator.QueryDataSamplesParam, { filter: { keys: [S4] } }),
+                ),
+            )
+        ).result;
         expect(unknown.data_samples).toEqual([]);
     });
 
     it('§1.8: malformed page tokens are plain errors', async () => {
         await expect(
-            ledger.evaluate(ORG1, (s) => s.dataSamples.queryDataSamples({ filter: { keys: [S1] }, page_token: 'x' })),
+            ledger.evaluate(ORG1, (s) =>
+                s.dataSamples.queryDataSamples(
+                    complete(orchestrator.QueryDataSamplesParam, { filter: { keys: [S1] }, page_token: 'x' }),
+                ),
+            ),
         ).rejects.toThrow(/^invalid page token/);
-        await expect(ledger.evaluate(ORG1, (s) => s.dataSamples.queryDataSamples({ page_token: 'x' }))).rejects.toThrow(
-            /^invalid page token/,
-        );
+        await expect(
+            ledger.evaluate(ORG1, (s) =>
+                s.dataSamples.queryDataSamples(complete(orchestrator.QueryDataSamplesParam, { page_token: 'x' })),
+            ),
+        ).rejects.toThrow(/^invalid page token/);
     });
 });
 
@@ -335,7 +416,9 @@ describe('GetDataset (behavior-assets §7)', () => {
         await registerSamples(ORG1, sample(S3, [DM1]), sample(S2, [DM2, DM1]));
         await registerSamples(ORG1, sample(S1, [DM2]));
         await ledger.invoke(ORG1, (s) =>
-            s.dataSamples.updateDataSamples({ keys: [S1], data_manager_keys: [DM1, DM1] }),
+            s.dataSamples.updateDataSamples(
+                complete(orchestrator.UpdateDataSamplesParam, { keys: [S1], data_manager_keys: [DM1, DM1] }),
+            ),
         );
         const dataset = (await ledger.evaluate(ORG2, (s) => s.datasets.getDataset(DM1))).result;
         expect(dataset.data_manager?.key).toBe(DM1);

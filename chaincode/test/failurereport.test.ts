@@ -29,6 +29,7 @@ import {
     register,
 } from './support/fixtures';
 import type { TestLedger } from './support/ledger';
+import { complete } from './support/messages';
 
 const FN_BUILDING = key(0xf, 2);
 
@@ -73,7 +74,10 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.failureReports.registerFailureReport(taskReport({ asset_key: '' })),
+            (s) =>
+                s.failureReports.registerFailureReport(
+                    complete(orchestrator.NewFailureReport, taskReport({ asset_key: '' })),
+                ),
             'OE0101: failurereport is not valid: asset_key: cannot be blank.',
         );
         await expectRejected(
@@ -81,7 +85,10 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
             ORG2,
             (s) =>
                 s.failureReports.registerFailureReport(
-                    taskReport({ asset_key: 'ABCDEF01-0000-4000-8000-000000000001' }),
+                    complete(
+                        orchestrator.NewFailureReport,
+                        taskReport({ asset_key: 'ABCDEF01-0000-4000-8000-000000000001' }),
+                    ),
                 ),
             'OE0101: failurereport is not valid: asset_key: must be a valid UUID.',
         );
@@ -94,11 +101,14 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
             ORG2,
             (s) =>
                 s.failureReports.registerFailureReport(
-                    taskReport({
-                        error_type: 9 as unknown as orchestrator.ErrorType,
-                        asset_type: 7 as unknown as orchestrator.FailedAssetKind,
-                        logs_address: address(),
-                    }),
+                    complete(
+                        orchestrator.NewFailureReport,
+                        taskReport({
+                            error_type: 9 as unknown as orchestrator.ErrorType,
+                            asset_type: 7 as unknown as orchestrator.FailedAssetKind,
+                            logs_address: address(),
+                        }),
+                    ),
                 ),
             'OE0101: failurereport is not valid: asset_type: must be a valid value; error_type: must be a valid value; logs_address: must be blank.',
         );
@@ -111,7 +121,12 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
                 ledger,
                 ORG2,
                 (s) =>
-                    s.failureReports.registerFailureReport(taskReport({ error_type: errorType, logs_address: null })),
+                    s.failureReports.registerFailureReport(
+                        complete(
+                            orchestrator.NewFailureReport,
+                            taskReport({ error_type: errorType, logs_address: null }),
+                        ),
+                    ),
                 'OE0101: failurereport is not valid: logs_address: cannot be blank.',
             );
         }
@@ -120,7 +135,12 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
             ORG2,
             (s) =>
                 s.failureReports.registerFailureReport(
-                    taskReport({ logs_address: { checksum: 'g'.repeat(64), storage_address: 'https://a.example/x' } }),
+                    complete(
+                        orchestrator.NewFailureReport,
+                        taskReport({
+                            logs_address: { checksum: 'g'.repeat(64), storage_address: 'https://a.example/x' },
+                        }),
+                    ),
                 ),
             'OE0101: failurereport is not valid: logs_address: (checksum: must be a valid hexadecimal number.).',
         );
@@ -135,7 +155,10 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
                     ORG2,
                     (s) =>
                         s.failureReports.registerFailureReport(
-                            taskReport({ error_type: errorType, logs_address: logs }),
+                            complete(
+                                orchestrator.NewFailureReport,
+                                taskReport({ error_type: errorType, logs_address: logs }),
+                            ),
                         ),
                     'OE0101: failurereport is not valid: logs_address: must be blank.',
                 );
@@ -147,7 +170,10 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
         const ledger = await newExecutingTaskLedger();
         const res = await ledger.invoke(ORG2, (s) =>
             s.failureReports.registerFailureReport(
-                taskReport({ error_type: ET.ERROR_TYPE_UNSPECIFIED, logs_address: null }),
+                complete(
+                    orchestrator.NewFailureReport,
+                    taskReport({ error_type: ET.ERROR_TYPE_UNSPECIFIED, logs_address: null }),
+                ),
             ),
         );
         expect(res.result.error_type).toBe(ET.ERROR_TYPE_UNSPECIFIED);
@@ -159,7 +185,10 @@ describe('RegisterFailureReport validation (behavior-assets §10.1 rules 1-2)', 
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.failureReports.registerFailureReport(taskReport({ asset_type: FAK.FAILED_ASSET_UNKNOWN })),
+            (s) =>
+                s.failureReports.registerFailureReport(
+                    complete(orchestrator.NewFailureReport, taskReport({ asset_type: FAK.FAILED_ASSET_UNKNOWN })),
+                ),
             /^OE0003: can only register failure for asset_kind values function and compute task$/,
         );
     });
@@ -172,7 +201,10 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.failureReports.registerFailureReport(taskReport({ asset_key: unknown })),
+            (s) =>
+                s.failureReports.registerFailureReport(
+                    complete(orchestrator.NewFailureReport, taskReport({ asset_key: unknown })),
+                ),
             `OE0002: computetask with key "${unknown}" not found`,
         );
     });
@@ -183,7 +215,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
             await expectRejected(
                 ledger,
                 org,
-                (s) => s.failureReports.registerFailureReport(taskReport()),
+                (s) => s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, taskReport())),
                 `OE0102: only "${ORG2}" worker can register failure report for compute task`,
             );
         }
@@ -195,16 +227,20 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.failureReports.registerFailureReport(taskReport()),
+            (s) => s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, taskReport())),
             'OE0003: cannot register failure report for task with status "STATUS_WAITING_FOR_EXECUTOR_SLOT"',
         );
     });
 
     it('§10.1 rules 3.4-7: the task becomes FAILED, its plan is failed, events are task UPDATED then FAILURE_REPORT CREATED', async () => {
         const ledger = await newExecutingTaskLedger();
-        const res = await ledger.invoke(ORG2, (s) => s.failureReports.registerFailureReport(taskReport()), {
-            timestamp: { seconds: 1_850_000_000, nanos: 3 },
-        });
+        const res = await ledger.invoke(
+            ORG2,
+            (s) => s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, taskReport())),
+            {
+                timestamp: { seconds: 1_850_000_000, nanos: 3 },
+            },
+        );
         expect(eventSummary(res.events)).toEqual([
             ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', T1],
             ['ASSET_FAILURE_REPORT', 'EVENT_ASSET_CREATED', T1],
@@ -227,11 +263,13 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
 
     it('§10.1 rule 5: a second report for the task cannot get past the status check (BadRequest OE0003)', async () => {
         const ledger = await newExecutingTaskLedger();
-        await ledger.invoke(ORG2, (s) => s.failureReports.registerFailureReport(taskReport()));
+        await ledger.invoke(ORG2, (s) =>
+            s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, taskReport())),
+        );
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.failureReports.registerFailureReport(taskReport()),
+            (s) => s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, taskReport())),
             'OE0003: cannot register failure report for task with status "STATUS_FAILED"',
         );
     });
@@ -247,7 +285,7 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.failureReports.registerFailureReport(taskReport()),
+            (s) => s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, taskReport())),
             `OE0006: failure report with key "${T1}" already exists`,
         );
         expect((await getTask(ledger, T1)).status).toBe(S.STATUS_EXECUTING);
@@ -255,10 +293,17 @@ describe('RegisterFailureReport for a compute task (behavior-assets §10.1 rule 
     it('§10.1 rule 3.4: the plan of the task is left untouched when it is already terminated (no plan write, no plan event)', async () => {
         const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG1, (s) =>
-            s.computePlans.applyPlanAction({ key: PLAN, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+            s.computePlans.applyPlanAction(
+                complete(orchestrator.ApplyPlanActionParam, {
+                    key: PLAN,
+                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                }),
+            ),
         );
         const before = await getPlan(ledger);
-        const res = await ledger.invoke(ORG2, (s) => s.failureReports.registerFailureReport(taskReport()));
+        const res = await ledger.invoke(ORG2, (s) =>
+            s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, taskReport())),
+        );
         expect(eventSummary(res.events)).toEqual([
             ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', T1],
             ['ASSET_FAILURE_REPORT', 'EVENT_ASSET_CREATED', T1],
@@ -279,7 +324,10 @@ describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)',
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.failureReports.registerFailureReport(functionReport({ asset_key: unknown })),
+            (s) =>
+                s.failureReports.registerFailureReport(
+                    complete(orchestrator.NewFailureReport, functionReport({ asset_key: unknown })),
+                ),
             `OE0002: function with key "${unknown}" not found`,
         );
     });
@@ -289,7 +337,7 @@ describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)',
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.failureReports.registerFailureReport(functionReport()),
+            (s) => s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, functionReport())),
             `OE0102: only "${ORG1}" owner can register failure report for function`,
         );
     });
@@ -299,14 +347,19 @@ describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)',
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.failureReports.registerFailureReport(functionReport({ asset_key: FN })),
+            (s) =>
+                s.failureReports.registerFailureReport(
+                    complete(orchestrator.NewFailureReport, functionReport({ asset_key: FN })),
+                ),
             /^event transitionFailed inappropriate in current state FUNCTION_STATUS_READY$/,
         );
     });
 
     it('§10.1 rules 4.3-7: function FAILED, its BUILDING tasks FAILED in (creation date, key) order, then FAILURE_REPORT CREATED', async () => {
         const ledger = await ledgerWithBuildingFunction();
-        const res = await ledger.invoke(ORG1, (s) => s.failureReports.registerFailureReport(functionReport()));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, functionReport())),
+        );
         expect(eventSummary(res.events)).toEqual([
             ['ASSET_FUNCTION', 'EVENT_ASSET_UPDATED', FN_BUILDING],
             ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', T3],
@@ -334,16 +387,29 @@ describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)',
         const plan3 = key(0xa, 3);
         const t4 = key(0x7, 4);
         const t5 = key(0x7, 5);
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: plan2, name: 'second' }));
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: plan3, name: 'third' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: plan2, name: 'second' })),
+        );
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: plan3, name: 'third' })),
+        );
         await register(ledger, [{ ...newTask(t4, { functionKey: FN_BUILDING }), compute_plan_key: plan2 }]);
         await register(ledger, [{ ...newTask(t5, { functionKey: FN_BUILDING }), compute_plan_key: plan3 }]);
         await ledger.invoke(ORG1, (s) =>
-            s.computePlans.applyPlanAction({ key: plan3, action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED }),
+            s.computePlans.applyPlanAction(
+                complete(orchestrator.ApplyPlanActionParam, {
+                    key: plan3,
+                    action: orchestrator.ComputePlanAction.PLAN_ACTION_CANCELED,
+                }),
+            ),
         );
-        const res = await ledger.invoke(ORG1, (s) => s.failureReports.registerFailureReport(functionReport()), {
-            timestamp: { seconds: 1_900_000_000, nanos: 7 },
-        });
+        const res = await ledger.invoke(
+            ORG1,
+            (s) => s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, functionReport())),
+            {
+                timestamp: { seconds: 1_900_000_000, nanos: 7 },
+            },
+        );
         expect(eventSummary(res.events)).toEqual([
             ['ASSET_FUNCTION', 'EVENT_ASSET_UPDATED', FN_BUILDING],
             ['ASSET_COMPUTE_TASK', 'EVENT_ASSET_UPDATED', T3],
@@ -362,9 +428,13 @@ describe('RegisterFailureReport for a function (behavior-assets §10.1 rule 4)',
     it('§10.1 rule 4: tasks of the function that are not BUILDING are left alone', async () => {
         const ledger = await ledgerWithBuildingFunction();
         await ledger.invoke(ORG1, (s) =>
-            s.computeTasks.applyTaskAction({ compute_task_key: T2, action: A.TASK_ACTION_CANCELED }),
+            s.computeTasks.applyTaskAction(
+                complete(orchestrator.ApplyTaskActionParam, { compute_task_key: T2, action: A.TASK_ACTION_CANCELED }),
+            ),
         );
-        const res = await ledger.invoke(ORG1, (s) => s.failureReports.registerFailureReport(functionReport()));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.failureReports.registerFailureReport(complete(orchestrator.NewFailureReport, functionReport())),
+        );
         expect(eventSummary(res.events).map(([kind, , key]) => `${kind}:${key}`)).toEqual([
             `ASSET_FUNCTION:${FN_BUILDING}`,
             `ASSET_COMPUTE_TASK:${T3}`,

@@ -22,7 +22,8 @@ import {
     key,
     newOrgsLedger,
 } from './support/fixtures';
-import { FUNCTION_INDEX, FUNCTION_KIND } from '../src/service/function';
+import { FUNCTION_INDEX, FUNCTION_KIND } from '../src/repository/function';
+import { complete } from './support/messages';
 
 let ledger: TestLedger;
 
@@ -31,7 +32,11 @@ beforeEach(async () => {
 });
 
 async function register(key: string, overrides: orchestrator.INewFunction = {}, owner = ORG1) {
-    return (await ledger.invoke(owner, (s) => s.functions.registerFunction(newFunction(key, overrides)))).result;
+    return (
+        await ledger.invoke(owner, (s) =>
+            s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(key, overrides))),
+        )
+    ).result;
 }
 
 async function getFunction(key: string): Promise<orchestrator.Function> {
@@ -39,7 +44,9 @@ async function getFunction(key: string): Promise<orchestrator.Function> {
 }
 
 async function act(key: string, action: orchestrator.FunctionAction, requester = ORG1) {
-    return ledger.invoke(requester, (s) => s.functions.applyFunctionAction({ function_key: key, action }));
+    return ledger.invoke(requester, (s) =>
+        s.functions.applyFunctionAction(complete(orchestrator.ApplyFunctionActionParam, { function_key: key, action })),
+    );
 }
 
 /** Moves a function to `status` through the owner's actions. */
@@ -50,7 +57,9 @@ async function reach(key: string, status: orchestrator.FunctionStatus): Promise<
 
 describe('RegisterFunction (behavior-assets §4.1)', () => {
     it('§4.1 rules 2-5: builds, stores and returns the function with owner, date, WAITING status and empty image', async () => {
-        const res = await ledger.invoke(ORG1, (s) => s.functions.registerFunction(newFunction(KEY1)));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(KEY1))),
+        );
         const func = res.result;
         expect(func.key).toBe(KEY1);
         expect(func.name).toBe('my function');
@@ -71,7 +80,9 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
     });
 
     it('§4.1 rule 4 / §13.3: emits one FUNCTION CREATED event with the function and no metadata', async () => {
-        const res = await ledger.invoke(ORG1, (s) => s.functions.registerFunction(newFunction(KEY1)));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(KEY1))),
+        );
         expect(res.events).toHaveLength(1);
         const event = res.events[0]!;
         expect(event.asset_kind).toBe(K.ASSET_FUNCTION);
@@ -94,7 +105,13 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { new_permissions: { authorized_ids: [ORG3] } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { new_permissions: { authorized_ids: [ORG3] } }),
+                    ),
+                ),
             'OE0003: invalid permission input values',
         );
     });
@@ -104,7 +121,13 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { new_permissions: { authorized_ids: [ORG3] } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { new_permissions: { authorized_ids: [ORG3] } }),
+                    ),
+                ),
             `OE0006: function with key "${KEY1}" already exists`,
         );
     });
@@ -113,19 +136,22 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction('')),
+            (s) => s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(''))),
             /^OE0101: function is not valid: key: cannot be blank\.$/,
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction('not-a-uuid')),
+            (s) => s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction('not-a-uuid'))),
             'key: must be a valid UUID',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1.replace('1111-4111', 'AAAA-4111'))),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1.replace('1111-4111', 'AAAA-4111'))),
+                ),
             'key: must be a valid UUID',
         );
     });
@@ -134,13 +160,16 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { name: '' })),
+            (s) => s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(KEY1, { name: '' }))),
             'name: cannot be blank',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { name: 'é'.repeat(51) })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1, { name: 'é'.repeat(51) })),
+                ),
             'name: the length must be between 1 and 100',
         );
         await register(KEY1, { name: 'é'.repeat(50) });
@@ -150,20 +179,31 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { description: null, archive: {} })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1, { description: null, archive: {} })),
+                ),
             'OE0101: function is not valid: archive: (checksum: cannot be blank; storage_address: cannot be blank.); description: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { archive: addressable('s3://bucket/key') })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1, { archive: addressable('s3://bucket/key') })),
+                ),
             'archive: (storage_address: must be a valid URL.)',
         );
         await expectRejected(
             ledger,
             ORG1,
             (s) =>
-                s.functions.registerFunction(newFunction(KEY1, { description: addressable(STORAGE_ADDRESS, 'abc') })),
+                s.functions.registerFunction(
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { description: addressable(STORAGE_ADDRESS, 'abc') }),
+                    ),
+                ),
             'description: (checksum: the length must be exactly 64.)',
         );
     });
@@ -172,7 +212,10 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { metadata: { k: 'v'.repeat(101) } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1, { metadata: { k: 'v'.repeat(101) } })),
+                ),
             'OE0101: function is not valid: metadata:',
         );
         await register(KEY1, { metadata: { ['k'.repeat(100)]: 'v'.repeat(100), '': '' } });
@@ -182,7 +225,10 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { new_permissions: null })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1, { new_permissions: null })),
+                ),
             'new_permissions: cannot be blank',
         );
         const func = await register(KEY1, { new_permissions: {} });
@@ -193,7 +239,7 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction({ key: 'x', name: '' }),
+            (s) => s.functions.registerFunction(complete(orchestrator.NewFunction, { key: 'x', name: '' })),
             'OE0101: function is not valid: archive: cannot be blank; description: cannot be blank; key: must be a valid UUID; name: cannot be blank; new_permissions: cannot be blank.',
         );
     });
@@ -202,7 +248,10 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { inputs: { '': { kind: K.ASSET_MODEL } } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1, { inputs: { '': { kind: K.ASSET_MODEL } } })),
+                ),
             'inputs: (: identifier: cannot be blank.)',
         );
         await expectRejected(
@@ -210,7 +259,10 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
             ORG1,
             (s) =>
                 s.functions.registerFunction(
-                    newFunction(KEY1, { inputs: { ['i'.repeat(101)]: { kind: K.ASSET_MODEL } } }),
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { inputs: { ['i'.repeat(101)]: { kind: K.ASSET_MODEL } } }),
+                    ),
                 ),
             'identifier: the length must be between 1 and 100',
         );
@@ -223,7 +275,13 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { inputs: { x: { kind: K.ASSET_PERFORMANCE } } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { inputs: { x: { kind: K.ASSET_PERFORMANCE } } }),
+                    ),
+                ),
             'inputs: (x: must be a valid value.)',
         );
         const func = await register(KEY1, { inputs: { x: { kind: K.ASSET_UNKNOWN } } });
@@ -237,9 +295,15 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
                 ORG1,
                 (s) =>
                     s.functions.registerFunction(
-                        newFunction(KEY1, {
-                            inputs: { dm: { kind: K.ASSET_DATA_MANAGER, ...flags }, ds: { kind: K.ASSET_DATA_SAMPLE } },
-                        }),
+                        complete(
+                            orchestrator.NewFunction,
+                            newFunction(KEY1, {
+                                inputs: {
+                                    dm: { kind: K.ASSET_DATA_MANAGER, ...flags },
+                                    ds: { kind: K.ASSET_DATA_SAMPLE },
+                                },
+                            }),
+                        ),
                     ),
                 'inputs: (dm: data manager input cannot be multiple or optional.)',
             );
@@ -252,13 +316,16 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
             ORG1,
             (s) =>
                 s.functions.registerFunction(
-                    newFunction(KEY1, {
-                        inputs: {
-                            dm1: { kind: K.ASSET_DATA_MANAGER },
-                            dm2: { kind: K.ASSET_DATA_MANAGER },
-                            ds: { kind: K.ASSET_DATA_SAMPLE },
-                        },
-                    }),
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, {
+                            inputs: {
+                                dm1: { kind: K.ASSET_DATA_MANAGER },
+                                dm2: { kind: K.ASSET_DATA_MANAGER },
+                                ds: { kind: K.ASSET_DATA_SAMPLE },
+                            },
+                        }),
+                    ),
                 ),
             'inputs: function can only have one data manager input',
         );
@@ -268,13 +335,25 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { inputs: { dm: { kind: K.ASSET_DATA_MANAGER } } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { inputs: { dm: { kind: K.ASSET_DATA_MANAGER } } }),
+                    ),
+                ),
             /OE0101: function is not valid: inputs: function must have a data manager input/,
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { inputs: { ds: { kind: K.ASSET_DATA_SAMPLE } } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { inputs: { ds: { kind: K.ASSET_DATA_SAMPLE } } }),
+                    ),
+                ),
             /OE0101: function is not valid: inputs: /,
         );
         const func = await register(KEY1, {
@@ -291,7 +370,10 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { outputs: { '': { kind: K.ASSET_MODEL } } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(orchestrator.NewFunction, newFunction(KEY1, { outputs: { '': { kind: K.ASSET_MODEL } } })),
+                ),
             'outputs: (: identifier: cannot be blank.)',
         );
         await expectRejected(
@@ -299,14 +381,23 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
             ORG1,
             (s) =>
                 s.functions.registerFunction(
-                    newFunction(KEY1, { outputs: { ['o'.repeat(101)]: { kind: K.ASSET_MODEL } } }),
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { outputs: { ['o'.repeat(101)]: { kind: K.ASSET_MODEL } } }),
+                    ),
                 ),
             'identifier: the length must be between 1 and 100',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.registerFunction(newFunction(KEY1, { outputs: { o: { kind: K.ASSET_DATA_SAMPLE } } })),
+            (s) =>
+                s.functions.registerFunction(
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { outputs: { o: { kind: K.ASSET_DATA_SAMPLE } } }),
+                    ),
+                ),
             'outputs: (o: must be a valid value.)',
         );
         await expectRejected(
@@ -314,7 +405,10 @@ describe('RegisterFunction (behavior-assets §4.1)', () => {
             ORG1,
             (s) =>
                 s.functions.registerFunction(
-                    newFunction(KEY1, { outputs: { perf: { kind: K.ASSET_PERFORMANCE, multiple: true } } }),
+                    complete(
+                        orchestrator.NewFunction,
+                        newFunction(KEY1, { outputs: { perf: { kind: K.ASSET_PERFORMANCE, multiple: true } } }),
+                    ),
                 ),
             'outputs: (perf: performance output cannot be multiple.)',
         );
@@ -349,16 +443,22 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
 
     it('§4.3 / §1.8: ordered by creation date then key; pages with next_page_token, "" after the last page', async () => {
         await ledger.invoke(ORG1, async (s) => {
-            await s.functions.registerFunction(newFunction(KEY3));
-            await s.functions.registerFunction(newFunction(KEY2));
+            await s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(KEY3)));
+            await s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(KEY2)));
         });
         await register(KEY1);
-        const first = (await ledger.evaluate(ORG1, (s) => s.functions.queryFunctions({ page_size: 2 }))).result;
+        const first = (
+            await ledger.evaluate(ORG1, (s) =>
+                s.functions.queryFunctions(complete(orchestrator.QueryFunctionsParam, { page_size: 2 })),
+            )
+        ).result;
         expect(first.Functions.map((f) => f.key)).toEqual([KEY2, KEY3]);
         expect(first.next_page_token).not.toBe('');
         const second = (
             await ledger.evaluate(ORG1, (s) =>
-                s.functions.queryFunctions({ page_size: 2, page_token: first.next_page_token }),
+                s.functions.queryFunctions(
+                    complete(orchestrator.QueryFunctionsParam, { page_size: 2, page_token: first.next_page_token }),
+                ),
             )
         ).result;
         expect(second.Functions.map((f) => f.key)).toEqual([KEY1]);
@@ -370,10 +470,14 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
         const keys = Array.from({ length: 51 }, (_, i) => key(0, i));
         await ledger.invoke(ORG1, async (s) => {
             for (const key of keys) {
-                await s.functions.registerFunction(newFunction(key));
+                await s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(key)));
             }
         });
-        const page = (await ledger.evaluate(ORG1, (s) => s.functions.queryFunctions({}))).result;
+        const page = (
+            await ledger.evaluate(ORG1, (s) =>
+                s.functions.queryFunctions(complete(orchestrator.QueryFunctionsParam, {})),
+            )
+        ).result;
         expect(page.Functions).toHaveLength(50);
         expect(page.next_page_token).not.toBe('');
     });
@@ -381,11 +485,15 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
     it('§1.8: a page token that does not belong to the query is a plain error (no OE code)', async () => {
         await register(KEY1);
         await expect(
-            ledger.evaluate(ORG1, (s) => s.functions.queryFunctions({ page_token: 'garbage!' })),
+            ledger.evaluate(ORG1, (s) =>
+                s.functions.queryFunctions(complete(orchestrator.QueryFunctionsParam, { page_token: 'garbage!' })),
+            ),
         ).rejects.toThrow(/^invalid page token/);
         await expect(
             ledger.evaluate(ORG1, (s) =>
-                s.functions.queryFunctions({ page_token: 'x', filter: { compute_plan_key: KEY5 } }),
+                s.functions.queryFunctions(
+                    complete(orchestrator.QueryFunctionsParam, { page_token: 'x', filter: { compute_plan_key: KEY5 } }),
+                ),
             ),
         ).rejects.toThrow(/^invalid page token/);
     });
@@ -393,7 +501,11 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
     it('§4.3: an unknown plan gives an empty result', async () => {
         await register(KEY1);
         const page = (
-            await ledger.evaluate(ORG1, (s) => s.functions.queryFunctions({ filter: { compute_plan_key: KEY5 } }))
+            await ledger.evaluate(ORG1, (s) =>
+                s.functions.queryFunctions(
+                    complete(orchestrator.QueryFunctionsParam, { filter: { compute_plan_key: KEY5 } }),
+                ),
+            )
         ).result;
         expect(page.Functions).toEqual([]);
         expect(page.next_page_token).toBe('');
@@ -404,7 +516,9 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
         await register(KEY2, plain);
         await register(KEY1, plain);
         await register(KEY3, plain);
-        await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: KEY4, name: 'plan' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: KEY4, name: 'plan' })),
+        );
         const task = (key: string, functionKey: string) => ({
             key,
             function_key: functionKey,
@@ -414,27 +528,41 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
             outputs: {},
         });
         await ledger.invoke(ORG1, (s) =>
-            s.computeTasks.registerTasks({
-                tasks: [task(key(0xaaaaaaaa, 1), KEY1), task(key(0xaaaaaaaa, 2), KEY2), task(key(0xaaaaaaaa, 3), KEY1)],
-            }),
+            s.computeTasks.registerTasks(
+                complete(orchestrator.RegisterTasksParam, {
+                    tasks: [
+                        task(key(0xaaaaaaaa, 1), KEY1),
+                        task(key(0xaaaaaaaa, 2), KEY2),
+                        task(key(0xaaaaaaaa, 3), KEY1),
+                    ],
+                }),
+            ),
         );
         const all = (
-            await ledger.evaluate(ORG1, (s) => s.functions.queryFunctions({ filter: { compute_plan_key: KEY4 } }))
+            await ledger.evaluate(ORG1, (s) =>
+                s.functions.queryFunctions(
+                    complete(orchestrator.QueryFunctionsParam, { filter: { compute_plan_key: KEY4 } }),
+                ),
+            )
         ).result;
         expect(all.Functions.map((f) => f.key)).toEqual([KEY2, KEY1]);
         const first = (
             await ledger.evaluate(ORG1, (s) =>
-                s.functions.queryFunctions({ page_size: 1, filter: { compute_plan_key: KEY4 } }),
+                s.functions.queryFunctions(
+                    complete(orchestrator.QueryFunctionsParam, { page_size: 1, filter: { compute_plan_key: KEY4 } }),
+                ),
             )
         ).result;
         expect(first.Functions.map((f) => f.key)).toEqual([KEY2]);
         const second = (
             await ledger.evaluate(ORG1, (s) =>
-                s.functions.queryFunctions({
-                    page_size: 1,
-                    page_token: first.next_page_token,
-                    filter: { compute_plan_key: KEY4 },
-                }),
+                s.functions.queryFunctions(
+                    complete(orchestrator.QueryFunctionsParam, {
+                        page_size: 1,
+                        page_token: first.next_page_token,
+                        filter: { compute_plan_key: KEY4 },
+                    }),
+                ),
             )
         ).result;
         expect(second.Functions.map((f) => f.key)).toEqual([KEY1]);
@@ -442,7 +570,9 @@ describe('GetFunction and QueryFunctions (behavior-assets §4.2, §4.3, §1.8)',
     });
 
     it('key scheme: the function and its creation-ordered index entry are written at registration', async () => {
-        const res = await ledger.invoke(ORG1, (s) => s.functions.registerFunction(newFunction(KEY1)));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.functions.registerFunction(complete(orchestrator.NewFunction, newFunction(KEY1))),
+        );
         const kinds = res.writes.map((w) => w.key.split('\u0000')[1]);
         expect(kinds).toContain(FUNCTION_KIND);
         expect(kinds).toContain(FUNCTION_INDEX);
@@ -455,7 +585,9 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
     });
 
     it('§4.4 rules 4, 7: sets the name, keeps the image when no checksum is given, emits UPDATED without metadata', async () => {
-        const res = await ledger.invoke(ORG1, (s) => s.functions.updateFunction({ key: KEY1, name: 'renamed' }));
+        const res = await ledger.invoke(ORG1, (s) =>
+            s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: KEY1, name: 'renamed' })),
+        );
         expect(res.events).toHaveLength(1);
         expect(res.events[0]!.event_kind).toBe(orchestrator.EventKind.EVENT_ASSET_UPDATED);
         expect(res.events[0]!.asset_kind).toBe(K.ASSET_FUNCTION);
@@ -469,24 +601,32 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
     });
 
     it('§4.4 rule 5: an image with a checksum replaces the whole image, even with an empty storage address', async () => {
-        await ledger.invoke(ORG1, (s) => s.functions.updateFunction({ key: KEY1, name: 'n', image: addressable() }));
+        await ledger.invoke(ORG1, (s) =>
+            s.functions.updateFunction(
+                complete(orchestrator.UpdateFunctionParam, { key: KEY1, name: 'n', image: addressable() }),
+            ),
+        );
         expect((await getFunction(KEY1)).image).toEqual(addressable());
         const res = await ledger.invoke(ORG1, (s) =>
-            s.functions.updateFunction({
-                key: KEY1,
-                name: 'n',
-                image: { checksum: 'a'.repeat(64), storage_address: '' },
-            }),
+            s.functions.updateFunction(
+                complete(orchestrator.UpdateFunctionParam, {
+                    key: KEY1,
+                    name: 'n',
+                    image: { checksum: 'a'.repeat(64), storage_address: '' },
+                }),
+            ),
         );
         const expected = { checksum: 'a'.repeat(64), storage_address: '' };
         expect(res.events[0]!.function?.image).toEqual(expected);
         expect((await getFunction(KEY1)).image).toEqual(expected);
         await ledger.invoke(ORG1, (s) =>
-            s.functions.updateFunction({
-                key: KEY1,
-                name: 'n',
-                image: { checksum: '', storage_address: STORAGE_ADDRESS },
-            }),
+            s.functions.updateFunction(
+                complete(orchestrator.UpdateFunctionParam, {
+                    key: KEY1,
+                    name: 'n',
+                    image: { checksum: '', storage_address: STORAGE_ADDRESS },
+                }),
+            ),
         );
         expect((await getFunction(KEY1)).image).toEqual(expected);
     });
@@ -495,23 +635,29 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.updateFunction({ key: KEY1, name: '' }),
+            (s) => s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: KEY1, name: '' })),
             'OE0101: function is not valid: name: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.updateFunction({ key: '', name: 'x' }),
+            (s) => s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: '', name: 'x' })),
             'OE0101: function is not valid: key: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.updateFunction({ key: 'bad', name: 'x' }),
+            (s) => s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: 'bad', name: 'x' })),
             'key: must be a valid UUID',
         );
         await ledger.invoke(ORG1, (s) =>
-            s.functions.updateFunction({ key: KEY1, name: 'x', image: { checksum: 'zz', storage_address: 'nope' } }),
+            s.functions.updateFunction(
+                complete(orchestrator.UpdateFunctionParam, {
+                    key: KEY1,
+                    name: 'x',
+                    image: { checksum: 'zz', storage_address: 'nope' },
+                }),
+            ),
         );
     });
 
@@ -519,7 +665,7 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.updateFunction({ key: KEY2, name: 'x' }),
+            (s) => s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: KEY2, name: 'x' })),
             `OE0002: function with key "${KEY2}" not found`,
         );
     });
@@ -528,7 +674,7 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.functions.updateFunction({ key: KEY1, name: 'x' }),
+            (s) => s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: KEY1, name: 'x' })),
             'OE0102: requester does not own the function',
         );
     });
@@ -538,11 +684,17 @@ describe('UpdateFunction (behavior-assets §4.4)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.updateFunction({ key: KEY1, name: 'x' }),
+            (s) => s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: KEY1, name: 'x' })),
             'OE0101: function is not valid: Image checksum should not be empty when function status is ready',
         );
-        await ledger.invoke(ORG1, (s) => s.functions.updateFunction({ key: KEY1, name: 'x', image: addressable() }));
-        await ledger.invoke(ORG1, (s) => s.functions.updateFunction({ key: KEY1, name: 'y' }));
+        await ledger.invoke(ORG1, (s) =>
+            s.functions.updateFunction(
+                complete(orchestrator.UpdateFunctionParam, { key: KEY1, name: 'x', image: addressable() }),
+            ),
+        );
+        await ledger.invoke(ORG1, (s) =>
+            s.functions.updateFunction(complete(orchestrator.UpdateFunctionParam, { key: KEY1, name: 'y' })),
+        );
         expect((await getFunction(KEY1)).name).toBe('y');
     });
 });
@@ -599,7 +751,10 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
                     await expectRejected(
                         ledger,
                         ORG1,
-                        (s) => s.functions.applyFunctionAction({ function_key: KEY1, action }),
+                        (s) =>
+                            s.functions.applyFunctionAction(
+                                complete(orchestrator.ApplyFunctionActionParam, { function_key: KEY1, action }),
+                            ),
                         new RegExp(`^event ${names[action]} inappropriate in current state ${FS[from]}$`),
                     );
                 });
@@ -611,7 +766,13 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.applyFunctionAction({ function_key: KEY1, action: FA.FUNCTION_ACTION_UNKNOWN }),
+            (s) =>
+                s.functions.applyFunctionAction(
+                    complete(orchestrator.ApplyFunctionActionParam, {
+                        function_key: KEY1,
+                        action: FA.FUNCTION_ACTION_UNKNOWN,
+                    }),
+                ),
             'OE0003: unsupported action',
         );
         await expectRejected(
@@ -619,7 +780,12 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
             ORG1,
             // An out-of-range value, as a newer client could send it on the wire.
             (s) =>
-                s.functions.applyFunctionAction(orchestrator.ApplyFunctionActionParam.decode(Uint8Array.of(0x10, 42))),
+                s.functions.applyFunctionAction(
+                    complete(
+                        orchestrator.ApplyFunctionActionParam,
+                        orchestrator.ApplyFunctionActionParam.decode(Uint8Array.of(0x10, 42)),
+                    ),
+                ),
             'OE0003: unsupported action',
         );
     });
@@ -628,7 +794,13 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.functions.applyFunctionAction({ function_key: 'NOT-A-UUID', action: FA.FUNCTION_ACTION_BUILDING }),
+            (s) =>
+                s.functions.applyFunctionAction(
+                    complete(orchestrator.ApplyFunctionActionParam, {
+                        function_key: 'NOT-A-UUID',
+                        action: FA.FUNCTION_ACTION_BUILDING,
+                    }),
+                ),
             'OE0002: function with key "NOT-A-UUID" not found',
         );
     });
@@ -638,7 +810,13 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.functions.applyFunctionAction({ function_key: KEY1, action: FA.FUNCTION_ACTION_BUILDING }),
+            (s) =>
+                s.functions.applyFunctionAction(
+                    complete(orchestrator.ApplyFunctionActionParam, {
+                        function_key: KEY1,
+                        action: FA.FUNCTION_ACTION_BUILDING,
+                    }),
+                ),
             'OE0102: only function owner can update it',
         );
     });
@@ -674,21 +852,25 @@ describe('Build state machine and ApplyFunctionAction (behavior-assets §4.6, §
 
         beforeEach(async () => {
             await register(KEY1, { inputs: {}, outputs: {}, new_permissions: { public: true } });
-            await ledger.invoke(ORG2, (s) => s.computePlans.registerPlan({ key: KEY4, name: 'plan' }));
+            await ledger.invoke(ORG2, (s) =>
+                s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: KEY4, name: 'plan' })),
+            );
         });
 
         async function registerTasks(...keys: string[]): Promise<void> {
             await ledger.invoke(ORG2, (s) =>
-                s.computeTasks.registerTasks({
-                    tasks: keys.map((key) => ({
-                        key,
-                        function_key: KEY1,
-                        compute_plan_key: KEY4,
-                        worker: ORG2,
-                        inputs: [],
-                        outputs: {},
-                    })),
-                }),
+                s.computeTasks.registerTasks(
+                    complete(orchestrator.RegisterTasksParam, {
+                        tasks: keys.map((key) => ({
+                            key,
+                            function_key: KEY1,
+                            compute_plan_key: KEY4,
+                            worker: ORG2,
+                            inputs: [],
+                            outputs: {},
+                        })),
+                    }),
+                ),
             );
         }
 

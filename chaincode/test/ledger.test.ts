@@ -1,6 +1,6 @@
 import { decodeEventBatch, orchestrator } from '@substra-fabric/api';
 import { describe, expect, it } from 'vitest';
-import { StubStore } from '../src/ledger/store';
+import { StubStore } from '../src/repository/stub-store';
 import { openTransaction, runTransaction } from '../src/ledger/transaction';
 import { FakeStub, FakeWorldState } from './support/fake-stub';
 

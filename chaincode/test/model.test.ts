@@ -27,6 +27,7 @@ import {
     act,
     register,
 } from './support/fixtures';
+import { complete } from './support/messages';
 
 const M1 = key(0xb, 1);
 const M2 = key(0xb, 2);
@@ -35,7 +36,9 @@ const M3 = key(0xb, 3);
 describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     it('§8.1: RegisterModel registers a batch of one and returns the stored model', async () => {
         const ledger = await newExecutingTaskLedger();
-        const res = await ledger.invoke(ORG2, (s) => s.models.registerModel(newModel(M1)));
+        const res = await ledger.invoke(ORG2, (s) =>
+            s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
+        );
         expect(res.result).toBeInstanceOf(orchestrator.Model);
         expect(res.result.key).toBe(M1);
         expect(eventSummary(res.events)).toEqual([
@@ -51,10 +54,15 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModels({ models: [] }),
+            (s) => s.models.registerModels(complete(orchestrator.RegisterModelsParam, { models: [] })),
             /^OE0003: no model to register$/,
         );
-        await expectRejected(ledger, ORG2, (s) => s.models.registerModels({}), /^OE0003: no model to register$/);
+        await expectRejected(
+            ledger,
+            ORG2,
+            (s) => s.models.registerModels(complete(orchestrator.RegisterModelsParam, {})),
+            /^OE0003: no model to register$/,
+        );
     });
 
     it('§8.2 rule 3.1: an unknown task is NotFound OE0002, even before the model is validated', async () => {
@@ -63,20 +71,29 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModels({ models: [{ key: 'bad', compute_task_key: unknown }] }),
+            (s) =>
+                s.models.registerModels(
+                    complete(orchestrator.RegisterModelsParam, { models: [{ key: 'bad', compute_task_key: unknown }] }),
+                ),
             `OE0002: computetask with key "${unknown}" not found`,
         );
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModels({ models: [{ key: M1, compute_task_key: '' }] }),
+            (s) =>
+                s.models.registerModels(
+                    complete(orchestrator.RegisterModelsParam, { models: [{ key: M1, compute_task_key: '' }] }),
+                ),
             /^OE0002: computetask with key "" not found$/,
         );
         // A malformed task key is not validated first: it is simply not found.
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel({ ...newModel(M1), compute_task_key: 'NOT-A-UUID' }),
+            (s) =>
+                s.models.registerModel(
+                    complete(orchestrator.NewModel, { ...newModel(M1), compute_task_key: 'NOT-A-UUID' }),
+                ),
             /^OE0002: computetask with key "NOT-A-UUID" not found$/,
         );
     });
@@ -87,7 +104,12 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModels({ models: [newModel(M1, 'models'), newModel(M2, 'models', T2)] }),
+            (s) =>
+                s.models.registerModels(
+                    complete(orchestrator.RegisterModelsParam, {
+                        models: [newModel(M1, 'models'), newModel(M2, 'models', T2)],
+                    }),
+                ),
             /^OE0003: All models should be part of the same task$/,
         );
     });
@@ -116,24 +138,33 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel({ key: '', compute_task_key: T1, compute_task_output_identifier: '' }),
+            (s) =>
+                s.models.registerModel(
+                    complete(orchestrator.NewModel, {
+                        key: '',
+                        compute_task_key: T1,
+                        compute_task_output_identifier: '',
+                    }),
+                ),
             'OE0101: model is not valid: address: cannot be blank; compute_task_output_identifier: cannot be blank; key: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG2,
             (s) =>
-                s.models.registerModel({
-                    ...newModel(M1.toUpperCase()),
-                    address: { checksum: 'xyz', storage_address: 's3://b/k' },
-                }),
+                s.models.registerModel(
+                    complete(orchestrator.NewModel, {
+                        ...newModel(M1.toUpperCase()),
+                        address: { checksum: 'xyz', storage_address: 's3://b/k' },
+                    }),
+                ),
             'OE0101: model is not valid: address: (checksum: the length must be exactly 64; storage_address: must be a valid URL.); key: must be a valid UUID.',
         );
         // A present but empty address is rejected by its own rules.
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel({ ...newModel(M1), address: {} }),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, { ...newModel(M1), address: {} })),
             'OE0101: model is not valid: address: (checksum: cannot be blank; storage_address: cannot be blank.).',
         );
     });
@@ -144,9 +175,11 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
             ledger,
             ORG2,
             (s) =>
-                s.models.registerModels({
-                    models: [newModel(M1, 'models'), { ...newModel(M2, 'models'), compute_task_key: 'x' }],
-                }),
+                s.models.registerModels(
+                    complete(orchestrator.RegisterModelsParam, {
+                        models: [newModel(M1, 'models'), { ...newModel(M2, 'models'), compute_task_key: 'x' }],
+                    }),
+                ),
             /^OE0003: All models should be part of the same task$/,
         );
     });
@@ -157,7 +190,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.models.registerModel(newModel(M1)),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
             `OE0102: only "${ORG2}" worker can register model`,
         );
     });
@@ -168,7 +201,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1)),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
             'OE0003: cannot register model for task with status "STATUS_WAITING_FOR_EXECUTOR_SLOT"',
         );
         await act(ledger, ORG2, T1, A.TASK_ACTION_EXECUTING);
@@ -176,7 +209,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1)),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
             'OE0003: cannot register model for task with status "STATUS_DONE"',
         );
     });
@@ -186,11 +219,16 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1, 'nope')),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1, 'nope'))),
             `OE0106: Task "${T1}" has no output named "nope"`,
         );
         // Inherited object properties are not outputs.
-        await expectRejected(ledger, ORG2, (s) => s.models.registerModel(newModel(M1, 'constructor')), /^OE0106: /);
+        await expectRejected(
+            ledger,
+            ORG2,
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1, 'constructor'))),
+            /^OE0106: /,
+        );
     });
 
     it('§8.3 rule 5: a task whose function is gone propagates NotFound OE0002 (state edited by a raw delete: unreachable through the API)', async () => {
@@ -199,7 +237,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1)),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
             `OE0002: function with key "${FN}" not found`,
         );
     });
@@ -214,7 +252,7 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1)),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
             `OE0007: missing function output "model" for task "${T1}"`,
         );
     });
@@ -224,13 +262,13 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1, 'perf')),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1, 'perf'))),
             `OE0107: Incompatible kind for task "${T1}": output "perf" expects "ASSET_PERFORMANCE", received "ASSET_MODEL"`,
         );
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1, 'raw')),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1, 'raw'))),
             `OE0107: Incompatible kind for task "${T1}": output "raw" expects "ASSET_UNKNOWN", received "ASSET_MODEL"`,
         );
     });
@@ -241,26 +279,36 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModels({ models: [newModel(M1), newModel(M2)] }),
+            (s) =>
+                s.models.registerModels(
+                    complete(orchestrator.RegisterModelsParam, { models: [newModel(M1), newModel(M2)] }),
+                ),
             message,
         );
         await registerModels(ledger, [newModel(M1)]);
-        await expectRejected(ledger, ORG2, (s) => s.models.registerModel(newModel(M2)), message);
+        await expectRejected(
+            ledger,
+            ORG2,
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M2))),
+            message,
+        );
     });
 
     it('§8.3 rule 8 / §8.4: records of any kind count (a performance already on the output blocks a model)', async () => {
         const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG2, (s) =>
-            s.performances.registerPerformance({
-                compute_task_key: T1,
-                compute_task_output_identifier: 'model',
-                performance_value: 1,
-            }),
+            s.performances.registerPerformance(
+                complete(orchestrator.NewPerformance, {
+                    compute_task_key: T1,
+                    compute_task_output_identifier: 'model',
+                    performance_value: 1,
+                }),
+            ),
         );
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1)),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
             `OE0006: compute task "${T1}" already has its unique output "model" registered`,
         );
     });
@@ -280,9 +328,13 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
     it('§8.3 rule 9: the model copies the task output permissions verbatim, owner = worker, creation date = tx time', async () => {
         const ledger = await newExecutingTaskLedger();
         const task = await getTask(ledger, T1);
-        const res = await ledger.invoke(ORG2, (s) => s.models.registerModel(newModel(M1)), {
-            timestamp: { seconds: 1_800_000_000, nanos: 42 },
-        });
+        const res = await ledger.invoke(
+            ORG2,
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1))),
+            {
+                timestamp: { seconds: 1_800_000_000, nanos: 42 },
+            },
+        );
         const model = res.result;
         expect(model.key).toBe(M1);
         expect(model.compute_task_key).toBe(T1);
@@ -302,14 +354,19 @@ describe('RegisterModel / RegisterModels (behavior-assets §8.1-§8.3)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModels({ models: [newModel(M1, 'models'), newModel(M1, 'models')] }),
+            (s) =>
+                s.models.registerModels(
+                    complete(orchestrator.RegisterModelsParam, {
+                        models: [newModel(M1, 'models'), newModel(M1, 'models')],
+                    }),
+                ),
             `OE0006: model with key "${M1}" already exists`,
         );
         await registerModels(ledger, [newModel(M1, 'models')]);
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.models.registerModel(newModel(M1, 'models')),
+            (s) => s.models.registerModel(complete(orchestrator.NewModel, newModel(M1, 'models'))),
             `OE0006: model with key "${M1}" already exists`,
         );
     });
@@ -354,12 +411,16 @@ describe('GetModel / GetComputeTaskOutputModels (behavior-assets §8.5)', () => 
         await registerModels(ledger, [newModel(M3, 'models'), newModel(M1, 'model')]);
         await registerModels(ledger, [newModel(M2, 'models', T2)]);
         const listed = await ledger.evaluate(ORG3, (s) =>
-            s.models.getComputeTaskOutputModels({ compute_task_key: T1 }),
+            s.models.getComputeTaskOutputModels(
+                complete(orchestrator.GetComputeTaskModelsParam, { compute_task_key: T1 }),
+            ),
         );
         expect(listed.result.models.map((m) => m.key)).toEqual([M1, M3]);
         for (const taskKey of [key(0x7, 99), '']) {
             const empty = await ledger.evaluate(ORG3, (s) =>
-                s.models.getComputeTaskOutputModels({ compute_task_key: taskKey }),
+                s.models.getComputeTaskOutputModels(
+                    complete(orchestrator.GetComputeTaskModelsParam, { compute_task_key: taskKey }),
+                ),
             );
             expect(empty.result.models).toEqual([]);
         }
@@ -380,7 +441,9 @@ describe('Disabling models (behavior-assets §8.6)', () => {
         expect(stored.result.owner).toBe(ORG2);
         // A disabled model stays listed (§8.5).
         const listed = await ledger.evaluate(ORG1, (s) =>
-            s.models.getComputeTaskOutputModels({ compute_task_key: T1 }),
+            s.models.getComputeTaskOutputModels(
+                complete(orchestrator.GetComputeTaskModelsParam, { compute_task_key: T1 }),
+            ),
         );
         expect(listed.result.models.map((m) => [m.key, m.address])).toEqual([[M1, null]]);
     });
@@ -392,7 +455,9 @@ describe('Disabling models (behavior-assets §8.6)', () => {
         await register(ledger, [newTask(T2, { parents: [T1] })]);
         await act(ledger, ORG1, T2, A.TASK_ACTION_CANCELED);
         const res = await ledger.invoke(ORG2, (s) =>
-            s.computeTasks.disableOutput({ compute_task_key: T1, identifier: 'model' }),
+            s.computeTasks.disableOutput(
+                complete(orchestrator.DisableOutputParam, { compute_task_key: T1, identifier: 'model' }),
+            ),
         );
         expect(eventSummary(res.events)).toEqual([['ASSET_MODEL', 'EVENT_ASSET_DISABLED', M1]]);
         expect((await ledger.evaluate(ORG1, (s) => s.models.getModel(M1))).result.address).toBeNull();

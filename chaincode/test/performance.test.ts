@@ -23,18 +23,27 @@ import {
     register,
 } from './support/fixtures';
 import type { TestLedger, TxOptions } from './support/ledger';
-import { descendingTaskKey, performanceKey } from '../src/service/performance';
+import { descendingTaskKey, performanceKey } from '../src/repository/performance';
+import { complete } from './support/messages';
 
 function newPerformance(task = T1, identifier = 'perf', value = 0.5): orchestrator.INewPerformance {
     return { compute_task_key: task, compute_task_output_identifier: identifier, performance_value: value };
 }
 
 async function registerPerformance(ledger: TestLedger, perf: orchestrator.INewPerformance, options?: TxOptions) {
-    return ledger.invoke(ORG2, (s) => s.performances.registerPerformance(perf), options);
+    return ledger.invoke(
+        ORG2,
+        (s) => s.performances.registerPerformance(complete(orchestrator.NewPerformance, perf)),
+        options,
+    );
 }
 
 async function query(ledger: TestLedger, param: orchestrator.IQueryPerformancesParam) {
-    return (await ledger.evaluate(ORG3, (s) => s.performances.queryPerformances(param))).result;
+    return (
+        await ledger.evaluate(ORG3, (s) =>
+            s.performances.queryPerformances(complete(orchestrator.QueryPerformancesParam, param)),
+        )
+    ).result;
 }
 
 function keysOf(response: orchestrator.QueryPerformancesResponse): string[] {
@@ -49,13 +58,16 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.performances.registerPerformance({}),
+            (s) => s.performances.registerPerformance(complete(orchestrator.NewPerformance, {})),
             'OE0101: performance is not valid: compute_task_key: cannot be blank; compute_task_output_identifier: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.performances.registerPerformance(newPerformance('ABCDEF01-0000-4000-8000-000000000001')),
+            (s) =>
+                s.performances.registerPerformance(
+                    complete(orchestrator.NewPerformance, newPerformance('ABCDEF01-0000-4000-8000-000000000001')),
+                ),
             'OE0101: performance is not valid: compute_task_key: must be a valid UUID.',
         );
     });
@@ -72,7 +84,7 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.performances.registerPerformance(newPerformance(unknown)),
+            (s) => s.performances.registerPerformance(complete(orchestrator.NewPerformance, newPerformance(unknown))),
             `OE0002: computetask with key "${unknown}" not found`,
         );
     });
@@ -82,7 +94,7 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
         await expectRejected(
             ledger,
             ORG1,
-            (s) => s.performances.registerPerformance(newPerformance()),
+            (s) => s.performances.registerPerformance(complete(orchestrator.NewPerformance, newPerformance())),
             `OE0102: only "${ORG2}" worker can register performance`,
         );
     });
@@ -93,14 +105,14 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.performances.registerPerformance(newPerformance()),
+            (s) => s.performances.registerPerformance(complete(orchestrator.NewPerformance, newPerformance())),
             'OE0003: cannot register performance for task with status "STATUS_WAITING_FOR_EXECUTOR_SLOT"',
         );
         await act(ledger, ORG1, T1, A.TASK_ACTION_CANCELED);
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.performances.registerPerformance(newPerformance()),
+            (s) => s.performances.registerPerformance(complete(orchestrator.NewPerformance, newPerformance())),
             'OE0003: cannot register performance for task with status "STATUS_CANCELED"',
         );
     });
@@ -110,7 +122,10 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.performances.registerPerformance(newPerformance(T1, 'accuracy')),
+            (s) =>
+                s.performances.registerPerformance(
+                    complete(orchestrator.NewPerformance, newPerformance(T1, 'accuracy')),
+                ),
             `OE0106: Task "${T1}" has no output named "accuracy"`,
         );
     });
@@ -129,7 +144,10 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
         await expectRejected(
             ledger,
             ORG2,
-            (s) => s.performances.registerPerformance(newPerformance(T1, 'perf', 0.9)),
+            (s) =>
+                s.performances.registerPerformance(
+                    complete(orchestrator.NewPerformance, newPerformance(T1, 'perf', 0.9)),
+                ),
             `OE0006: performance with key "${T1}|perf" already exists`,
         );
     });
@@ -137,12 +155,14 @@ describe('RegisterPerformance (behavior-assets §9.1)', () => {
     it('§9.1 rule 8: the output-asset counter of §8.3 is not applied (a model already on the output does not block)', async () => {
         const ledger = await newExecutingTaskLedger();
         await ledger.invoke(ORG2, (s) =>
-            s.models.registerModel({
-                key: key(0xb, 1),
-                compute_task_key: T1,
-                compute_task_output_identifier: 'model',
-                address: address(),
-            }),
+            s.models.registerModel(
+                complete(orchestrator.NewModel, {
+                    key: key(0xb, 1),
+                    compute_task_key: T1,
+                    compute_task_output_identifier: 'model',
+                    address: address(),
+                }),
+            ),
         );
         await registerPerformance(ledger, newPerformance(T1, 'model'));
         const records = await ledger.evaluate(ORG1, (s) => s.computeTasks.getOutputAssets(T1, 'model'));
@@ -250,10 +270,12 @@ describe('QueryPerformances (behavior-assets §9.2, §1.8)', () => {
         expect(keysOf(none)).toEqual([]);
         await expect(
             ledger.evaluate(ORG1, (s) =>
-                s.performances.queryPerformances({
-                    page_token: 'abc',
-                    filter: { compute_task_key: T1, compute_task_output_identifier: 'model' },
-                }),
+                s.performances.queryPerformances(
+                    complete(orchestrator.QueryPerformancesParam, {
+                        page_token: 'abc',
+                        filter: { compute_task_key: T1, compute_task_output_identifier: 'model' },
+                    }),
+                ),
             ),
         ).rejects.toThrow(/^invalid page token "abc"$/);
     });
@@ -286,10 +308,12 @@ describe('QueryPerformances (behavior-assets §9.2, §1.8)', () => {
         const page = await query(ledger, { page_size: 1 });
         await expect(
             ledger.evaluate(ORG1, (s) =>
-                s.performances.queryPerformances({
-                    page_token: page.next_page_token,
-                    filter: { compute_task_key: T1 },
-                }),
+                s.performances.queryPerformances(
+                    complete(orchestrator.QueryPerformancesParam, {
+                        page_token: page.next_page_token,
+                        filter: { compute_task_key: T1 },
+                    }),
+                ),
             ),
         ).rejects.toThrow(/^invalid page token/);
     });

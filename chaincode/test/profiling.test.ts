@@ -2,6 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { orchestrator } from '@substra-fabric/api';
 import { newTestLedger, type TestLedger } from './support/ledger';
 import { KEY1, ORG3, expectRejected } from './support/fixtures';
+import { complete } from './support/messages';
 
 let ledger: TestLedger;
 
@@ -12,7 +13,9 @@ beforeEach(() => {
 describe('RegisterProfilingStep (behavior-assets §11)', () => {
     it('§11 rules 2-3: no existence or owner check; nothing stored; one PROFILING_STEP CREATED event with the step', async () => {
         const step = { asset_key: KEY1, step: 'build_image', duration: 1234 };
-        const res = await ledger.invoke(ORG3, (s) => s.profiling.registerProfilingStep(step));
+        const res = await ledger.invoke(ORG3, (s) =>
+            s.profiling.registerProfilingStep(complete(orchestrator.ProfilingStep, step)),
+        );
         expect(res.writes).toEqual([]);
         expect(res.events).toHaveLength(1);
         const event = res.events[0]!;
@@ -27,13 +30,16 @@ describe('RegisterProfilingStep (behavior-assets §11)', () => {
         await expectRejected(
             ledger,
             ORG3,
-            (s) => s.profiling.registerProfilingStep({}),
+            (s) => s.profiling.registerProfilingStep(complete(orchestrator.ProfilingStep, {})),
             'OE0101: profiling_step is not valid: asset_key: cannot be blank; duration: cannot be blank; step: cannot be blank.',
         );
         await expectRejected(
             ledger,
             ORG3,
-            (s) => s.profiling.registerProfilingStep({ asset_key: 'X', step: 's'.repeat(101), duration: 1 }),
+            (s) =>
+                s.profiling.registerProfilingStep(
+                    complete(orchestrator.ProfilingStep, { asset_key: 'X', step: 's'.repeat(101), duration: 1 }),
+                ),
             'OE0101: profiling_step is not valid: asset_key: must be a valid UUID; step: the length must be between 1 and 100.',
         );
     });

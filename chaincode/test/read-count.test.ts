@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { INDEX_VALUE } from '../src/service/codec';
-import { readPage } from '../src/service/pagination';
+import { INDEX_VALUE } from '../src/repository/keys';
+import { readPage } from '../src/repository/pagination';
 import { newTestLedger } from './support/ledger';
 
 /** A ledger holding `size` index entries under `idx~test~all`. */

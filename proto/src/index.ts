@@ -5,4 +5,4 @@ export { encodeEventBatch, decodeEventBatch } from './event-batch';
 export { PROTO_DIR, PROTO_FILES, protoPaths } from './files';
 export type { ProtoFile } from './files';
 export { RPCS, RPCS_BY_PATH, CONTRACTS, rpcByPath, rpcByContractFn } from './rpcs';
-export type { RpcInfo } from './rpcs';
+export type { Message, MessageName, RpcInfo, RpcTypes, ServiceName } from './rpcs';

@@ -12,6 +12,7 @@ import {
     type Shape,
     type TaskRefs,
     dataManager,
+    complete,
     dataSamples,
     plan,
     tasks,
@@ -24,6 +25,7 @@ export interface ChaincodeBenchOptions {
     readonly quick: boolean;
 }
 
+const O = orchestrator;
 const S = orchestrator.ComputeTaskStatus;
 
 /** Function READY, data manager, one sample: what every task refers to. */
@@ -32,15 +34,27 @@ async function setup(bench: BenchLedger, keys: KeySpace): Promise<Omit<TaskRefs,
     const fn = uuid(g, 1);
     const dm = uuid(g, 2);
     const ds = uuid(g, 3);
-    await bench.submit(ORG1, (s) => s.organizations.registerOrganization({ address: 'https://org1.example' }));
-    await bench.submit(ORG2, (s) => s.organizations.registerOrganization({ address: 'https://org2.example' }));
+    await bench.submit(ORG1, (s) =>
+        s.organizations.registerOrganization(
+            complete(O.RegisterOrganizationParam, { address: 'https://org1.example' }),
+        ),
+    );
+    await bench.submit(ORG2, (s) =>
+        s.organizations.registerOrganization(
+            complete(O.RegisterOrganizationParam, { address: 'https://org2.example' }),
+        ),
+    );
     await bench.submit(ORG1, (s) => s.functions.registerFunction(trainFunction(fn)));
     const A = orchestrator.FunctionAction;
     await bench.submit(ORG1, (s) =>
-        s.functions.applyFunctionAction({ function_key: fn, action: A.FUNCTION_ACTION_BUILDING }),
+        s.functions.applyFunctionAction(
+            complete(O.ApplyFunctionActionParam, { function_key: fn, action: A.FUNCTION_ACTION_BUILDING }),
+        ),
     );
     await bench.submit(ORG1, (s) =>
-        s.functions.applyFunctionAction({ function_key: fn, action: A.FUNCTION_ACTION_READY }),
+        s.functions.applyFunctionAction(
+            complete(O.ApplyFunctionActionParam, { function_key: fn, action: A.FUNCTION_ACTION_READY }),
+        ),
     );
     await bench.submit(ORG1, (s) => s.dataManagers.registerDataManager(dataManager(dm)));
     await bench.submit(ORG1, (s) => s.dataSamples.registerDataSamples(dataSamples([ds], dm)));
@@ -147,13 +161,19 @@ async function warmUp(bench: BenchLedger, keys: KeySpace, base: Omit<TaskRefs, '
             await bench.submit(ORG1, (s) => s.computeTasks.registerTasks({ tasks: tasks(shape, 300, group, refs) }));
             const root = uuid(group, 0);
             await bench.submit(ORG1, (s) =>
-                s.computeTasks.applyTaskAction({ compute_task_key: root, action: T.TASK_ACTION_EXECUTING }),
+                s.computeTasks.applyTaskAction(
+                    complete(O.ApplyTaskActionParam, { compute_task_key: root, action: T.TASK_ACTION_EXECUTING }),
+                ),
             );
             await bench.submit(ORG1, (s) =>
-                s.computeTasks.applyTaskAction({ compute_task_key: root, action: T.TASK_ACTION_DONE }),
+                s.computeTasks.applyTaskAction(
+                    complete(O.ApplyTaskActionParam, { compute_task_key: root, action: T.TASK_ACTION_DONE }),
+                ),
             );
             await bench.evaluate(ORG1, (s) =>
-                s.computeTasks.queryTasks({ filter: { compute_plan_key: refs.plan }, page_size: 50 }),
+                s.computeTasks.queryTasks(
+                    complete(O.QueryTasksParam, { filter: { compute_plan_key: refs.plan }, page_size: 50 }),
+                ),
             );
         }
         const g = keys.group();
@@ -175,10 +195,14 @@ async function queryScenarios(report: Report, keys: KeySpace, quick: boolean): P
     for (let done = 0; done < totalTasks; done += 1000) {
         const size = Math.min(1000, totalTasks - done);
         await queryLedger.submit(ORG1, (s) =>
-            s.computeTasks.registerTasks({ tasks: tasks('chain', size, keys.group(), queryRefs) }),
+            s.computeTasks.registerTasks(
+                complete(O.RegisterTasksParam, { tasks: tasks('chain', size, keys.group(), queryRefs) }),
+            ),
         );
         await queryLedger.submit(ORG1, (s) =>
-            s.computeTasks.registerTasks({ tasks: tasks('independent', 100, keys.group(), otherRefs) }),
+            s.computeTasks.registerTasks(
+                complete(O.RegisterTasksParam, { tasks: tasks('independent', 100, keys.group(), otherRefs) }),
+            ),
         );
     }
     const filters: readonly (readonly [string, orchestrator.ITaskQueryFilter])[] = [
@@ -194,7 +218,7 @@ async function queryScenarios(report: Report, keys: KeySpace, quick: boolean): P
         let pages = 0;
         for (;;) {
             const m = await queryLedger.evaluate(ORG1, (s) =>
-                s.computeTasks.queryTasks({ filter, page_size: 50, page_token: token }),
+                s.computeTasks.queryTasks(complete(O.QueryTasksParam, { filter, page_size: 50, page_token: token })),
             );
             pages++;
             if (m.result.tasks.length === 50) {
@@ -213,7 +237,9 @@ async function queryScenarios(report: Report, keys: KeySpace, quick: boolean): P
             let returned = 0;
             for (let r = 0; r < pageReps; r++) {
                 const m = await queryLedger.evaluate(ORG1, (s) =>
-                    s.computeTasks.queryTasks({ filter, page_size: 50, page_token: start }),
+                    s.computeTasks.queryTasks(
+                        complete(O.QueryTasksParam, { filter, page_size: 50, page_token: start }),
+                    ),
                 );
                 returned += m.result.tasks.length;
                 add(agg, m);
@@ -299,10 +325,14 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
                 const root = uuid(group, 0);
                 const T = orchestrator.ComputeTaskAction;
                 await bench.submit(ORG1, (s) =>
-                    s.computeTasks.applyTaskAction({ compute_task_key: root, action: T.TASK_ACTION_EXECUTING }),
+                    s.computeTasks.applyTaskAction(
+                        complete(O.ApplyTaskActionParam, { compute_task_key: root, action: T.TASK_ACTION_EXECUTING }),
+                    ),
                 );
                 const m = await bench.submit(ORG1, (s) =>
-                    s.computeTasks.applyTaskAction({ compute_task_key: root, action: T.TASK_ACTION_DONE }),
+                    s.computeTasks.applyTaskAction(
+                        complete(O.ApplyTaskActionParam, { compute_task_key: root, action: T.TASK_ACTION_DONE }),
+                    ),
                 );
                 add(agg, m);
                 events += m.events;
@@ -357,7 +387,9 @@ export async function runChaincodeBench(report: Report, options: ChaincodeBenchO
     const batch1000 = tasks('chain', 1000, g, refs);
     const registered = await bench.submit(ORG1, (s) => s.computeTasks.registerTasks({ tasks: batch1000 }));
     const page = await bench.evaluate(ORG1, (s) =>
-        s.computeTasks.queryTasks({ filter: { compute_plan_key: refs.plan }, page_size: 50 }),
+        s.computeTasks.queryTasks(
+            complete(O.QueryTasksParam, { filter: { compute_plan_key: refs.plan }, page_size: 50 }),
+        ),
     );
     const oneTask = await bench.evaluate(ORG1, (s) => s.computeTasks.getTask(uuid(g, 0)));
     const sg = keys.group();

@@ -3,7 +3,7 @@ import type { Context } from 'fabric-contract-api';
 import type { RpcInfo } from '@substra-fabric/api';
 import { runTransaction } from '../ledger/transaction';
 import { unimplemented } from '../service/errors';
-import { decodeRequest, encodeResponse, peekRequestId } from './codec';
+import { decodeRequest, encodeResponse } from './codec';
 import type { RpcHandler } from './handlers';
 
 /** Constructor of a contract class, as fabric-shim's ChaincodeFromContract instantiates it. */
@@ -12,10 +12,8 @@ export type ContractClass = new () => Contract;
 export interface ContractDefinition {
     /** `orchestrator.<asset>`. */
     readonly name: string;
-    /** The contract functions: one per unary RPC of the service. */
-    readonly rpcs: readonly RpcInfo[];
-    /** Handler by RPC method name; an RPC without one answers OE0010. */
-    readonly handlers: ReadonlyMap<string, RpcHandler>;
+    /** The contract functions: one per unary RPC of the service, with its handler; one without answers OE0010. */
+    readonly rpcs: readonly { readonly rpc: RpcInfo; readonly handler: RpcHandler | undefined }[];
     /** The default contract answers the hlf-k8s Init (empty function name) with success. */
     readonly isDefault: boolean;
 }
@@ -45,8 +43,7 @@ export function defineContract(definition: ContractDefinition): ContractClass {
     }
     Object.defineProperty(OrchestratorContract, 'name', { value: contractClassName(name) });
 
-    for (const rpc of definition.rpcs) {
-        const handler = definition.handlers.get(rpc.method);
+    for (const { rpc, handler } of definition.rpcs) {
         // A named function of two parameters: the contract API infers one string parameter (after ctx).
         const fn = async function (ctx: Context, arg: Uint8Array): Promise<Uint8Array> {
             return invokeRpc(ctx, rpc, handler, arg);
@@ -76,15 +73,17 @@ async function invokeRpc(
     arg: Uint8Array,
 ): Promise<Uint8Array> {
     const logger = ctx.logging.getLogger();
-    const requestId = peekRequestId(arg);
-    const prefix = `[${ctx.stub.getTxID().slice(0, 8)}${requestId === undefined ? '' : ` request ${requestId}`}]`;
+    const prefix = `[${ctx.stub.getTxID().slice(0, 8)}]`;
     logger.debug(`${prefix} ${rpc.contract}:${rpc.fn}`);
     try {
         if (handler === undefined) {
             throw unimplemented(`${rpc.service}.${rpc.method} is not implemented`);
         }
-        const { request } = decodeRequest(rpc, arg);
+        const request = decodeRequest(rpc, arg);
         const requester = ctx.clientIdentity.getMSPID();
+        // The one cast between the run-time RPC table and the typed handler table: `request` is the decoded
+        // message of `rpc.requestType`, the very type HandlerTable gives the handler of `rpc` (a decoded message
+        // is complete, service/messages.ts), and the handler was looked up by the same `rpc`.
         const response = await runTransaction(ctx.stub, requester, async (services) =>
             encodeResponse(rpc, await handler(services, request as never)),
         );

@@ -1,4 +1,4 @@
-export type { LedgerStub, StubIterator, StubKV, StubPagedResponse } from './stub';
-export { StubStore } from './store';
+export type { LedgerStub, StubHandler, StubIterator, StubKV, StubPagedResponse } from './stub';
+export { StubStore } from '../repository/stub-store';
 export { openTransaction, runTransaction, txTimestamp } from './transaction';
-export type { Transaction } from './transaction';
+export type { Transaction, TransactionOptions } from './transaction';

@@ -1,7 +1,7 @@
 import type { Timestamp, TxContext } from '../service/context';
 import { CHAINCODE_EVENT_NAME, EventQueue } from '../service/events';
 import { Services } from '../service/provider';
-import { StubStore } from './store';
+import { StubStore } from '../repository/stub-store';
 import type { LedgerStub } from './stub';
 
 /** One transaction's view of the ledger: the context the services see, and what to do once they succeeded. */
@@ -17,6 +17,11 @@ export interface Transaction {
     finish(): Promise<void>;
 }
 
+export interface TransactionOptions {
+    /** The peers' totalQueryLimit; the process setting (ORCHESTRATOR_TOTAL_QUERY_LIMIT) by default. */
+    readonly totalQueryLimit?: number;
+}
+
 /** The proposal timestamp, nanoseconds kept (it is the same on every endorser). */
 export function txTimestamp(stub: LedgerStub): Timestamp {
     const { seconds, nanos } = stub.getTxTimestamp();
@@ -27,11 +32,11 @@ export function txTimestamp(stub: LedgerStub): Timestamp {
  * Builds the transaction context from the stub. `requester` is the creator's MSP id
  * (`ctx.clientIdentity.getMSPID()` in a contract), never a value taken from the request.
  */
-export function openTransaction(stub: LedgerStub, requester: string): Transaction {
+export function openTransaction(stub: LedgerStub, requester: string, options: TransactionOptions = {}): Transaction {
     const txId = stub.getTxID();
     const timestamp = txTimestamp(stub);
     const events = new EventQueue(txId, timestamp);
-    const store = new StubStore(stub);
+    const store = new StubStore(stub, { queryLimit: options.totalQueryLimit });
     const ctx: TxContext = { store, requester, txId, timestamp, events };
     const services = new Services(ctx);
     let finished = false;

@@ -1,12 +1,13 @@
 /**
  * RegisterTasks (behavior-tasks §2): validation, topological sort and the construction of each task, with the
- * checks in the order of §2.6. Nothing is written here; ComputeTaskService stores the built tasks.
+ * checks in the order of §2.6. Nothing is written here; ComputeTaskService stores each task once built, and
+ * the repository gives it back as a parent of the next ones.
  *
- * Everything loaded during one batch is cached (plans, functions, data managers, samples, organizations,
- * parent tasks) so that a batch of N tasks sharing a plan and a function costs about N existence reads, and
- * the tasks built earlier in the batch are kept in memory: range reads would not see them.
+ * The other assets loaded during one batch are cached (plans, functions, data managers, samples,
+ * organizations), so that a batch of N tasks sharing a plan and a function costs about N existence reads.
  */
 import { orchestrator } from '@substra-fabric/api';
+import { type ComputeTaskRepository, TASK_KIND } from '../repository/computetask';
 import type { TxContext } from './context';
 import {
     ErrorCode,
@@ -19,10 +20,12 @@ import {
 } from './errors';
 import type { Services } from './provider';
 import { compareStrings, mapEntry, sortedEntries } from './codec';
+import type { Complete } from './messages';
 import { Failures, metadata, required, uuid } from './validation';
 import { assetKindName } from './computetask-state';
 import { canProcess, createPermissions, unionPermission } from './permissions';
-import { OUTPUT_ASSET_KIND, TASK_KIND, taskRecords } from './computetask-keys';
+
+type NewTask = Complete<orchestrator.INewComputeTask>;
 
 const S = orchestrator.ComputeTaskStatus;
 const K = orchestrator.AssetKind;
@@ -30,7 +33,10 @@ const K = orchestrator.AssetKind;
 type InputRef =
     { kind: 'asset'; key: string } | { kind: 'parent'; parentKey: string; output: string } | { kind: 'none' };
 
-/** Which branch of the `ref` oneof an input uses (asset_key wins if a plain object sets both). */
+/**
+ * Which branch of the `ref` oneof an input uses (asset_key wins if a plain object sets both). Typed loosely on
+ * purpose: the branch a decoded message does not use is null, which `Complete` does not say for a oneof string.
+ */
 export function inputRef(input: orchestrator.IComputeTaskInput): InputRef {
     if (input.asset_key != null) {
         return { kind: 'asset', key: input.asset_key };
@@ -46,9 +52,9 @@ export function inputRef(input: orchestrator.IComputeTaskInput): InputRef {
 }
 
 /** Distinct parent keys in order of first appearance (§2.6.2). */
-export function parentKeys(inputs: readonly orchestrator.IComputeTaskInput[] | null | undefined): string[] {
+export function parentKeys(inputs: readonly orchestrator.IComputeTaskInput[]): string[] {
     const keys = new Set<string>();
-    for (const input of inputs ?? []) {
+    for (const input of inputs) {
         const ref = inputRef(input);
         if (ref.kind === 'parent') {
             keys.add(ref.parentKey);
@@ -72,16 +78,16 @@ function declaredInput(func: orchestrator.IFunction, identifier: string): orches
 }
 
 /** Field validation of one NewComputeTask (§2.4). */
-export function validateNewTask(task: orchestrator.INewComputeTask): void {
+export function validateNewTask(task: NewTask): void {
     const failures = new Failures()
-        .field('key', task.key ?? '', required, uuid)
-        .field('function_key', task.function_key ?? '', required, uuid)
-        .field('compute_plan_key', task.compute_plan_key ?? '', required, uuid)
+        .field('key', task.key, required, uuid)
+        .field('function_key', task.function_key, required, uuid)
+        .field('compute_plan_key', task.compute_plan_key, required, uuid)
         .field('metadata', task.metadata, metadata);
 
     const inputFailures = new Failures();
-    (task.inputs ?? []).forEach((input, index) => {
-        const f = new Failures().field('identifier', input.identifier ?? '', required);
+    task.inputs.forEach((input, index) => {
+        const f = new Failures().field('identifier', input.identifier, required);
         const ref = inputRef(input);
         if (ref.kind === 'none') {
             f.add('ref', 'cannot be blank');
@@ -104,7 +110,7 @@ export function validateNewTask(task: orchestrator.INewComputeTask): void {
     }
 
     const outputFailures = new Failures();
-    for (const [identifier, output] of Object.entries(task.outputs ?? {})) {
+    for (const [identifier, output] of Object.entries(task.outputs)) {
         if (identifier === '') {
             outputFailures.add(identifier, 'identifier: cannot be blank');
         } else if (output.permissions == null) {
@@ -122,49 +128,44 @@ export function validateNewTask(task: orchestrator.INewComputeTask): void {
  * the tasks released by the head of the ready queue are appended in request order, which is the order the
  * unsorted list keeps.
  */
-export function sortTasks(
-    tasks: readonly orchestrator.INewComputeTask[],
-    stored: ReadonlySet<string>,
-): orchestrator.INewComputeTask[] {
-    const pending = new Array<number>(tasks.length).fill(0);
-    const childrenOf = new Map<string, number[]>();
-    const ready: number[] = [];
-    tasks.forEach((task, index) => {
+export function sortTasks(tasks: readonly NewTask[], stored: ReadonlySet<string>): NewTask[] {
+    interface Node {
+        readonly task: NewTask;
+        /** Parents not sorted yet. */
+        pending: number;
+    }
+    const childrenOf = new Map<string, Node[]>();
+    const ready: Node[] = [];
+    for (const task of tasks) {
+        const node: Node = { task, pending: 0 };
         for (const parent of parentKeys(task.inputs)) {
             if (stored.has(parent)) {
                 continue;
             }
-            pending[index] = (pending[index] ?? 0) + 1;
-            let children = childrenOf.get(parent);
+            node.pending++;
+            const children = childrenOf.get(parent);
             if (children === undefined) {
-                children = [];
-                childrenOf.set(parent, children);
+                childrenOf.set(parent, [node]);
+            } else {
+                children.push(node);
             }
-            children.push(index);
         }
-        if (pending[index] === 0) {
-            ready.push(index);
+        if (node.pending === 0) {
+            ready.push(node);
         }
-    });
+    }
 
-    const sorted: orchestrator.INewComputeTask[] = [];
-    // `ready` grows while it is walked: it is the FIFO queue, `sorted` follows its head.
-    for (const index of ready) {
-        const task = tasks[index];
-        if (task === undefined) {
-            continue;
-        }
+    const sorted: NewTask[] = [];
+    // `ready` grows while it is walked: it is the FIFO queue, `sorted` follows its head. Child lists were built
+    // walking the request, so released tasks come in request order.
+    for (const { task } of ready) {
         sorted.push(task);
-        // Child lists were built walking the request, so released tasks come in request order.
-        const released: number[] = [];
-        for (const child of childrenOf.get(task.key ?? '') ?? []) {
-            const left = (pending[child] ?? 0) - 1;
-            pending[child] = left;
-            if (left === 0) {
-                released.push(child);
+        for (const child of childrenOf.get(task.key) ?? []) {
+            child.pending--;
+            if (child.pending === 0) {
+                ready.push(child);
             }
         }
-        ready.push(...released);
     }
     if (sorted.length < tasks.length) {
         throw invalid(
@@ -188,71 +189,76 @@ async function cached<T>(cache: Map<string, T>, key: string, load: (key: string)
 export class TaskRegistration {
     readonly #ctx: TxContext;
     readonly #services: Services;
+    readonly #tasks: ComputeTaskRepository;
     readonly #requester: string;
     readonly #plans = new Map<string, orchestrator.ComputePlan>();
     readonly #functions = new Map<string, orchestrator.Function>();
     readonly #dataManagers = new Map<string, orchestrator.DataManager>();
     readonly #dataSamples = new Map<string, orchestrator.DataSample>();
     readonly #organizations = new Map<string, boolean>();
+    /** DONE parents whose models were found available. */
     readonly #modelsAvailable = new Set<string>();
-    /** Parent candidates: stored tasks read once, and the tasks built so far in this batch. */
-    readonly tasks = new Map<string, orchestrator.ComputeTask>();
 
-    constructor(ctx: TxContext, services: Services) {
+    constructor(ctx: TxContext, services: Services, tasks: ComputeTaskRepository) {
         this.#ctx = ctx;
         this.#services = services;
+        this.#tasks = tasks;
         this.#requester = ctx.requester;
     }
 
     /** Steps 1 to 5 of §2.3; returns the tasks in creation order. */
-    async prepare(newTasks: readonly orchestrator.INewComputeTask[]): Promise<orchestrator.INewComputeTask[]> {
+    async prepare(newTasks: readonly NewTask[]): Promise<NewTask[]> {
         if (newTasks.length === 0) {
             throw badRequest('no task to register');
         }
         for (const task of newTasks) {
             validateNewTask(task);
         }
-        const storedTasks = taskRecords(this.#ctx.store);
+        await this.#tasks.prefetch(newTasks.map((task) => task.key));
         const batchKeys = new Set<string>();
         for (const task of newTasks) {
-            const key = task.key ?? '';
-            if (batchKeys.has(key) || (await storedTasks.exists(key))) {
-                throw conflict(TASK_KIND, key);
+            if (batchKeys.has(task.key) || (await this.#tasks.exists(task.key))) {
+                throw conflict(TASK_KIND, task.key);
             }
-            batchKeys.add(key);
+            batchKeys.add(task.key);
         }
         const stored = new Set<string>();
         for (const task of newTasks) {
             for (const parent of parentKeys(task.inputs)) {
-                if (batchKeys.has(parent) || stored.has(parent) || this.tasks.has(parent)) {
+                if (batchKeys.has(parent) || stored.has(parent)) {
                     continue;
                 }
-                const task = await storedTasks.find(parent);
-                if (task !== undefined) {
+                if ((await this.#tasks.findShared(parent)) !== undefined) {
                     stored.add(parent);
-                    this.tasks.set(parent, task);
                 }
             }
         }
         return sortTasks(newTasks, stored);
     }
 
-    /** §2.6: builds one task (parents must already be in `tasks`), and remembers it for the next ones. */
-    async build(input: orchestrator.INewComputeTask): Promise<orchestrator.ComputeTask> {
+    /**
+     * §2.6: builds one task. Its parents must be stored already (the caller stores each built task before
+     * building the next one).
+     */
+    async build(input: NewTask): Promise<orchestrator.ComputeTask> {
         const requester = this.#requester;
-        const inputs = (input.inputs ?? []).map((i) => copyInput(i));
+        const inputs = input.inputs.map((i) => copyInput(i));
 
         // §2.6.1 plan membership
-        const plan = await this.#plan(input.compute_plan_key ?? '');
+        const plan = await this.#plan(input.compute_plan_key);
         if (plan.owner !== requester) {
             throw permissionDenied("Cannot register tasks to a compute plan you don't own");
         }
         // §2.6.2 parents
-        const parents = parentKeys(inputs)
-            .map((key) => this.tasks.get(key))
-            .filter((t) => t !== undefined);
+        const parents: Readonly<orchestrator.ComputeTask>[] = [];
+        for (const key of parentKeys(inputs)) {
+            const parent = await this.#tasks.findShared(key);
+            if (parent !== undefined) {
+                parents.push(parent);
+            }
+        }
         // §2.6.3 function
-        const func = await this.#function(input.function_key ?? '');
+        const func = await this.#function(input.function_key);
         if (!canProcess(func.permissions, requester)) {
             throw permissionDenied(`not authorized to process function "${func.key}"`);
         }
@@ -266,11 +272,10 @@ export class TaskRegistration {
         }
         // §2.6.6 output permissions, ascending identifier
         const outputs: Record<string, orchestrator.IComputeTaskOutput> = {};
-        const newOutputs = sortedEntries(input.outputs);
-        for (const [identifier, output] of newOutputs) {
+        for (const [identifier, output] of sortedEntries(input.outputs)) {
             outputs[identifier] = {
                 permissions: await createPermissions(this.#services, requester, output.permissions),
-                transient: output.transient === true,
+                transient: output.transient,
             };
         }
         // §2.6.7 worker
@@ -283,23 +288,22 @@ export class TaskRegistration {
 
         // §2.6.9 / §2.6.10
         const task = orchestrator.ComputeTask.create({
-            key: input.key ?? '',
+            key: input.key,
             function_key: func.key,
             owner: requester,
-            compute_plan_key: input.compute_plan_key ?? '',
+            compute_plan_key: input.compute_plan_key,
             rank: parents.length === 0 ? 0 : 1 + Math.max(...parents.map((p) => p.rank)),
             status,
             worker,
             creation_date: { seconds: this.#ctx.timestamp.seconds, nanos: this.#ctx.timestamp.nanos },
             logs_permission: logsPermission,
-            metadata: { ...(input.metadata ?? {}) },
+            metadata: { ...input.metadata },
             inputs,
             outputs,
         });
 
-        await this.#validateInputs(task, func);
+        await this.#validateInputs(inputs, task.worker, func);
         validateOutputs(task, func);
-        this.tasks.set(task.key, task);
         return task;
     }
 
@@ -328,8 +332,7 @@ export class TaskRegistration {
         if (this.#modelsAvailable.has(parentKey)) {
             return;
         }
-        for await (const record of this.#ctx.store.scan(OUTPUT_ASSET_KIND, [parentKey])) {
-            const asset = orchestrator.ComputeTaskOutputAsset.decode(record.value);
+        for (const asset of await this.#tasks.allOutputAssets(parentKey)) {
             if (asset.asset_kind !== K.ASSET_MODEL) {
                 continue;
             }
@@ -343,13 +346,13 @@ export class TaskRegistration {
 
     /** §2.6.7: the first DATA_MANAGER input decides; otherwise the request must name the worker. */
     async #worker(
-        input: orchestrator.INewComputeTask,
-        inputs: readonly orchestrator.IComputeTaskInput[],
+        input: NewTask,
+        inputs: readonly orchestrator.ComputeTaskInput[],
         func: orchestrator.Function,
     ): Promise<{ worker: string; dataManager?: orchestrator.DataManager }> {
-        const requested = input.worker ?? '';
+        const requested = input.worker;
         for (const taskInput of inputs) {
-            if (declaredInput(func, taskInput.identifier ?? '').kind !== K.ASSET_DATA_MANAGER) {
+            if (declaredInput(func, taskInput.identifier).kind !== K.ASSET_DATA_MANAGER) {
                 continue;
             }
             const ref = inputRef(taskInput);
@@ -369,10 +372,14 @@ export class TaskRegistration {
     }
 
     /** §2.6.11, inputs in list order, then the required function inputs in ascending identifier order. */
-    async #validateInputs(task: orchestrator.ComputeTask, func: orchestrator.Function): Promise<void> {
+    async #validateInputs(
+        inputs: readonly orchestrator.ComputeTaskInput[],
+        worker: string,
+        func: orchestrator.Function,
+    ): Promise<void> {
         const seen = new Set<string>();
-        for (const taskInput of task.inputs) {
-            const identifier = taskInput.identifier ?? '';
+        for (const taskInput of inputs) {
+            const identifier = taskInput.identifier;
             const declared = declaredInput(func, identifier);
             if (seen.has(identifier) && declared.multiple !== true) {
                 throw invalid(
@@ -385,10 +392,10 @@ export class TaskRegistration {
                 continue;
             }
             if (kind === K.ASSET_DATA_MANAGER) {
-                await this.#validateDataManagerInput(taskInput, task.inputs, func);
+                await this.#validateDataManagerInput(taskInput, inputs, func);
                 continue;
             }
-            await this.#validateInputRef(identifier, declared, taskInput, task.worker);
+            await this.#validateInputRef(identifier, declared, taskInput, worker);
         }
         for (const identifier of Object.keys(func.inputs).sort(compareStrings)) {
             if (mapEntry(func.inputs, identifier)?.optional !== true && !seen.has(identifier)) {
@@ -398,25 +405,23 @@ export class TaskRegistration {
     }
 
     async #validateDataManagerInput(
-        dmInput: orchestrator.IComputeTaskInput,
-        inputs: readonly orchestrator.IComputeTaskInput[],
+        dmInput: orchestrator.ComputeTaskInput,
+        inputs: readonly orchestrator.ComputeTaskInput[],
         func: orchestrator.Function,
     ): Promise<void> {
         const dmRef = inputRef(dmInput);
         if (dmRef.kind !== 'asset' || dmRef.key === '') {
-            throw invalid(
-                `invalid task input "${dmInput.identifier ?? ''}": openers must be referenced using an asset key`,
-            );
+            throw invalid(`invalid task input "${dmInput.identifier}": openers must be referenced using an asset key`);
         }
         const sampleKeys: string[] = [];
         for (const other of inputs) {
-            if (declaredInput(func, other.identifier ?? '').kind !== K.ASSET_DATA_SAMPLE) {
+            if (declaredInput(func, other.identifier).kind !== K.ASSET_DATA_SAMPLE) {
                 continue;
             }
             const ref = inputRef(other);
             if (ref.kind !== 'asset' || ref.key === '') {
                 throw invalid(
-                    `invalid task input "${other.identifier ?? ''}": data samples must be referenced using an asset key`,
+                    `invalid task input "${other.identifier}": data samples must be referenced using an asset key`,
                 );
             }
             sampleKeys.push(ref.key);
@@ -436,7 +441,7 @@ export class TaskRegistration {
     async #validateInputRef(
         identifier: string,
         declared: orchestrator.IFunctionInput,
-        taskInput: orchestrator.IComputeTaskInput,
+        taskInput: orchestrator.ComputeTaskInput,
         worker: string,
     ): Promise<void> {
         const kind = declared.kind ?? K.ASSET_UNKNOWN;
@@ -454,7 +459,7 @@ export class TaskRegistration {
         if (ref.kind === 'none') {
             throw invalid(`invalid task input "${identifier}": an asset or task output reference must be specified`);
         }
-        const parent = this.tasks.get(ref.parentKey);
+        const parent = await this.#tasks.findShared(ref.parentKey);
         if (parent === undefined) {
             throw invalid(`invalid task input "${identifier}": parent task key ${ref.parentKey} not found`);
         }
@@ -489,9 +494,9 @@ export class TaskRegistration {
 }
 
 /** Stored copy of a request input, keeping exactly one branch of the oneof. */
-function copyInput(input: orchestrator.IComputeTaskInput): orchestrator.ComputeTaskInput {
+function copyInput(input: Complete<orchestrator.IComputeTaskInput>): orchestrator.ComputeTaskInput {
     const ref = inputRef(input);
-    const identifier = input.identifier ?? '';
+    const identifier = input.identifier;
     if (ref.kind === 'asset') {
         return orchestrator.ComputeTaskInput.create({ identifier, asset_key: ref.key });
     }

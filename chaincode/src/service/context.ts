@@ -1,4 +1,4 @@
-import type { Store } from './store';
+import type { Store } from '../repository/store';
 import type { EventSink } from './events';
 
 /** The transaction time: the proposal timestamp, identical on every endorser. */

@@ -1,9 +1,9 @@
 /**
  * Datasets (behavior-assets §7): a read-only view assembled on request, never stored.
  *
- * Ledger keys: none of its own. It reads the data manager (`compositeKey('datamanager', [key])`) and the
- * manager index of the data samples (`idx~datasample~manager`, see datasample.ts), which already lists the
- * sample keys by sample creation date then key.
+ * Storage: none of its own, hence no repository. It reads the data manager and the keys of the samples linked to
+ * it through their services (repository/datamanager.ts, repository/datasample.ts: the manager index of the
+ * samples already lists them by sample creation date then key).
  */
 import { orchestrator } from '@substra-fabric/api';
 import { Service } from './service';

@@ -5,18 +5,17 @@
  * BUILDING function (the function and its BUILDING tasks become FAILED). Status changes come first, with
  * their events; the FAILURE_REPORT CREATED event is always the last one of the transaction.
  *
- * Ledger keys:
- * - `failurereport` [asset_key] → binary `orchestrator.FailureReport` (the key of the failed task or
- *   function; one report per asset).
+ * Storage: repository/failurereport.ts (one report per failed asset, under the asset's key).
  */
 import { orchestrator } from '@substra-fabric/api';
-import { AssetRecords } from './assets';
+import { FAILURE_REPORT_KIND, FailureReportRepository } from '../repository/failurereport';
 import { taskStatusName } from './computetask-state';
 import { badRequest, conflict, permissionDenied } from './errors';
+import type { Complete } from './messages';
 import { Service } from './service';
 import { Failures, addressable, oneOf, required, uuid } from './validation';
 
-export const FAILURE_REPORT_KIND = 'failurereport';
+export { FAILURE_REPORT_KIND } from '../repository/failurereport';
 /** Resource name of the NotFound and Conflict messages (§10.2). */
 const FAILURE_REPORT_RESOURCE = 'failure report';
 
@@ -27,10 +26,10 @@ const ErrorType = orchestrator.ErrorType;
 const FailedAssetKind = orchestrator.FailedAssetKind;
 
 /** §10.1 rule 1. */
-function validateNewFailureReport(input: orchestrator.INewFailureReport): void {
-    const errorType = input.error_type ?? ErrorType.ERROR_TYPE_UNSPECIFIED;
+function validateNewFailureReport(input: Complete<orchestrator.INewFailureReport>): void {
+    const errorType = input.error_type;
     const failures = new Failures()
-        .field('asset_key', input.asset_key ?? '', required, uuid)
+        .field('asset_key', input.asset_key, required, uuid)
         .field(
             'error_type',
             errorType,
@@ -42,7 +41,7 @@ function validateNewFailureReport(input: orchestrator.INewFailureReport): void {
         )
         .field(
             'asset_type',
-            input.asset_type ?? FailedAssetKind.FAILED_ASSET_UNKNOWN,
+            input.asset_type,
             oneOf<orchestrator.FailedAssetKind>([
                 FailedAssetKind.FAILED_ASSET_FUNCTION,
                 FailedAssetKind.FAILED_ASSET_COMPUTE_TASK,
@@ -58,13 +57,12 @@ function validateNewFailureReport(input: orchestrator.INewFailureReport): void {
 }
 
 export class FailureReportService extends Service {
-    readonly #records = new AssetRecords(this.ctx.store, FAILURE_REPORT_KIND, orchestrator.FailureReport);
+    readonly #repository = new FailureReportRepository(this.ctx.store);
 
     /** RegisterFailureReport (§10.1), rules in order. */
-    async registerFailureReport(input: orchestrator.INewFailureReport): Promise<orchestrator.FailureReport> {
+    async registerFailureReport(input: Complete<orchestrator.INewFailureReport>): Promise<orchestrator.FailureReport> {
         validateNewFailureReport(input);
-        const assetKey = input.asset_key ?? '';
-        const assetType = input.asset_type ?? FailedAssetKind.FAILED_ASSET_UNKNOWN;
+        const { asset_key: assetKey, asset_type: assetType } = input;
         switch (assetType) {
             case FailedAssetKind.FAILED_ASSET_COMPUTE_TASK:
                 await this.#failTask(assetKey);
@@ -78,15 +76,15 @@ export class FailureReportService extends Service {
         const report = orchestrator.FailureReport.create({
             asset_key: assetKey,
             asset_type: assetType,
-            error_type: input.error_type ?? ErrorType.ERROR_TYPE_UNSPECIFIED,
-            logs_address: input.logs_address ?? null,
+            error_type: input.error_type,
+            logs_address: input.logs_address,
             creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
             owner: this.ctx.requester,
         });
-        if (await this.#records.exists(assetKey)) {
+        if (await this.#repository.exists(assetKey)) {
             throw conflict(FAILURE_REPORT_RESOURCE, assetKey);
         }
-        const bytes = await this.#records.put(assetKey, report);
+        const bytes = await this.#repository.add(report);
         this.ctx.events.emit({
             event_kind: orchestrator.EventKind.EVENT_ASSET_CREATED,
             asset_kind: orchestrator.AssetKind.ASSET_FAILURE_REPORT,
@@ -125,6 +123,6 @@ export class FailureReportService extends Service {
 
     /** GetFailureReport (§10.2): NotFound for any key that is not stored. */
     getFailureReport(assetKey: string): Promise<orchestrator.FailureReport> {
-        return this.#records.get(assetKey, FAILURE_REPORT_RESOURCE);
+        return this.#repository.get(assetKey, FAILURE_REPORT_RESOURCE);
     }
 }

@@ -1,18 +1,9 @@
 /**
- * Functions (behavior-assets §4; build status and tasks: behavior-tasks §3.7).
- *
- * Ledger keys:
- * - `compositeKey('function', [key])` → binary `orchestrator.Function`.
- * - `compositeKey('idx~function~all', [sortableTimestamp(creation_date), key])` → INDEX_VALUE: every function
- *   in QueryFunctions order (creation date, then key). Written once, at registration.
- * - QueryFunctions with `compute_plan_key` reads the compute-task index `idx~computetask~plan_function`
- *   (`[plan, function, creation, task]`, owned by the task service): it jumps from one function key to the
- *   next, so its cost is the number of distinct functions of the plan, not the number of tasks. Those
- *   functions are then ordered by (creation date, key) and paged with decimal-offset tokens.
+ * Functions (behavior-assets §4; build status and tasks: behavior-tasks §3.7). Storage: repository/function.ts.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { AssetRecords } from './assets';
-import { INDEX_VALUE, compareStrings, sortableCreation, sortableTimestamp, sortedEntries } from './codec';
+import { FUNCTION_KIND, FunctionRepository } from '../repository/function';
+import { sortedEntries } from './codec';
 import {
     ErrorCode,
     OrchestrationError,
@@ -22,15 +13,12 @@ import {
     notFound,
     permissionDenied,
 } from './errors';
-import { DEFAULT_PAGE_SIZE, readPage } from './pagination';
+import type { Complete } from './messages';
 import { createPermissions } from './permissions';
 import { Service } from './service';
 import { Failures, addressable, metadata, name, oneOf, required, uuid, byteLength } from './validation';
-import { taskIndexName } from './computetask-keys';
-import { parseOffsetToken } from './datasample';
 
-export const FUNCTION_KIND = 'function';
-export const FUNCTION_INDEX = 'idx~function~all';
+export { FUNCTION_INDEX, FUNCTION_KIND } from '../repository/function';
 
 /** Reason of a function transition requested through ApplyFunctionAction (§4.7 rule 2). */
 export const USER_ACTION_REASON = 'User action';
@@ -74,67 +62,65 @@ export function functionStatusName(status: number): string {
 }
 
 export class FunctionService extends Service {
-    readonly #records = new AssetRecords(this.ctx.store, FUNCTION_KIND, orchestrator.Function);
+    readonly #repository = new FunctionRepository(this.ctx.store);
 
     /** RegisterFunction (§4.1). */
-    async registerFunction(input: orchestrator.INewFunction): Promise<orchestrator.Function> {
+    async registerFunction(input: Complete<orchestrator.INewFunction>): Promise<orchestrator.Function> {
         validateNewFunction(input);
-        const key = input.key ?? '';
-        if (await this.#records.exists(key)) {
+        const key = input.key;
+        if (await this.#repository.exists(key)) {
             throw conflict(FUNCTION_KIND, key);
         }
         const owner = this.ctx.requester;
         const func = orchestrator.Function.create({
             key,
-            name: input.name ?? '',
-            description: input.description ?? null,
-            archive: input.archive ?? null,
+            name: input.name,
+            description: input.description,
+            archive: input.archive,
             owner,
             creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
-            metadata: { ...(input.metadata ?? {}) },
-            inputs: { ...(input.inputs ?? {}) },
-            outputs: { ...(input.outputs ?? {}) },
+            metadata: { ...input.metadata },
+            inputs: { ...input.inputs },
+            outputs: { ...input.outputs },
             status: Status.FUNCTION_STATUS_WAITING,
             // Present and empty: every later read and event must carry an image.
             image: orchestrator.Addressable.create({ checksum: '', storage_address: '' }),
         });
         func.permissions = await createPermissions(this.services, owner, input.new_permissions);
-        const { stored } = await this.#save(func, orchestrator.EventKind.EVENT_ASSET_CREATED);
-        const { store } = this.ctx;
-        await store.put(store.compositeKey(FUNCTION_INDEX, [sortableTimestamp(this.ctx.timestamp), key]), INDEX_VALUE);
-        return stored;
+        const bytes = await this.#repository.add(func);
+        this.#emit(bytes, orchestrator.EventKind.EVENT_ASSET_CREATED);
+        return orchestrator.Function.decode(bytes);
     }
 
     /** GetFunction (§4.2); also the read helper of the other services: NotFound `function` when absent. */
     getFunction(key: string): Promise<orchestrator.Function> {
-        return this.#records.get(key);
+        return this.#repository.get(key);
     }
 
     /** The function, or undefined when no function has this key. */
     findFunction(key: string): Promise<orchestrator.Function | undefined> {
-        return this.#records.find(key);
+        return this.#repository.find(key);
     }
 
     /** QueryFunctions (§4.3): creation date then key; with a plan filter, the functions its tasks use. */
-    async queryFunctions(param: orchestrator.IQueryFunctionsParam): Promise<orchestrator.QueryFunctionsResponse> {
+    async queryFunctions(
+        param: Complete<orchestrator.IQueryFunctionsParam>,
+    ): Promise<orchestrator.QueryFunctionsResponse> {
         const planKey = param.filter?.compute_plan_key ?? '';
-        if (planKey !== '') {
-            return this.#queryPlanFunctions(planKey, param.page_token ?? '', param.page_size ?? 0);
-        }
-        const page = await readPage(this.ctx.store, FUNCTION_INDEX, [], param.page_token ?? '', param.page_size ?? 0);
+        const page =
+            planKey === ''
+                ? await this.#repository.page(param.page_token, param.page_size)
+                : await this.#repository.pageOfPlan(planKey, param.page_token, param.page_size);
         return orchestrator.QueryFunctionsResponse.create({
-            Functions: await this.#records.loadIndexed(page.records),
+            Functions: page.functions,
             next_page_token: page.nextPageToken,
         });
     }
 
     /** UpdateFunction (§4.4). */
-    async updateFunction(param: orchestrator.IUpdateFunctionParam): Promise<void> {
-        const key = param.key ?? '';
-        new Failures()
-            .field('key', key, required, uuid)
-            .field('name', param.name ?? '', name)
-            .throwIfAny(FUNCTION_KIND);
+    async updateFunction(param: Complete<orchestrator.IUpdateFunctionParam>): Promise<void> {
+        const key = param.key;
+        new Failures().field('key', key, required, uuid).field('name', param.name, name).throwIfAny(FUNCTION_KIND);
         const func = await this.findFunction(key).catch(() => undefined);
         if (func === undefined) {
             throw notFound(FUNCTION_KIND, key);
@@ -142,12 +128,12 @@ export class FunctionService extends Service {
         if (func.owner !== this.ctx.requester) {
             throw permissionDenied('requester does not own the function');
         }
-        func.name = param.name ?? '';
+        func.name = param.name;
         const image = param.image;
-        if (image !== null && image !== undefined && (image.checksum ?? '') !== '') {
+        if (image != null && image.checksum !== '') {
             func.image = orchestrator.Addressable.create({
-                checksum: image.checksum ?? '',
-                storage_address: image.storage_address ?? '',
+                checksum: image.checksum,
+                storage_address: image.storage_address,
             });
         }
         if ((func.image?.checksum ?? '') === '' && func.status === Status.FUNCTION_STATUS_READY) {
@@ -156,20 +142,19 @@ export class FunctionService extends Service {
                 'function is not valid: Image checksum should not be empty when function status is ready',
             );
         }
-        await this.#save(func, orchestrator.EventKind.EVENT_ASSET_UPDATED);
+        this.#emit(await this.#repository.update(func), orchestrator.EventKind.EVENT_ASSET_UPDATED);
     }
 
     /** ApplyFunctionAction (§4.7): the owner moves the build status; the function's tasks follow. */
-    async applyFunctionAction(param: orchestrator.IApplyFunctionActionParam): Promise<void> {
-        const action = param.action ?? Action.FUNCTION_ACTION_UNKNOWN;
-        if (!TRANSITIONS.has(action)) {
+    async applyFunctionAction(param: Complete<orchestrator.IApplyFunctionActionParam>): Promise<void> {
+        if (!TRANSITIONS.has(param.action)) {
             throw badRequest('unsupported action');
         }
-        const func = await this.getFunction(param.function_key ?? '');
+        const func = await this.getFunction(param.function_key);
         if (func.owner !== this.ctx.requester) {
             throw permissionDenied('only function owner can update it');
         }
-        await this.#transition(func, action, USER_ACTION_REASON);
+        await this.#transition(func, param.action, USER_ACTION_REASON);
     }
 
     /**
@@ -194,63 +179,23 @@ export class FunctionService extends Service {
             throw new TransitionError(transition?.name ?? 'unknown', functionStatusName(func.status));
         }
         func.status = transition.to;
-        const { stored, bytes } = await this.#save(func, orchestrator.EventKind.EVENT_ASSET_UPDATED, { reason });
+        const bytes = await this.#repository.update(func);
+        this.#emit(bytes, orchestrator.EventKind.EVENT_ASSET_UPDATED, { reason });
         await this.services.computeTasks.propagateFunctionStatus(orchestrator.Function.decode(bytes), reason);
-        return stored;
+        return orchestrator.Function.decode(bytes);
     }
 
-    async #queryPlanFunctions(
-        planKey: string,
-        pageToken: string,
-        pageSize: number,
-    ): Promise<orchestrator.QueryFunctionsResponse> {
-        const offset = parseOffsetToken(pageToken);
-        const size = pageSize > 0 ? pageSize : DEFAULT_PAGE_SIZE;
-        const { store } = this.ctx;
-        const index = taskIndexName(['plan', 'function']);
-        const functions: orchestrator.Function[] = [];
-        let start = '';
-        for (;;) {
-            const { records } = await store.page(index, [planKey], 1, start);
-            const record = records[0];
-            if (record === undefined) {
-                break;
-            }
-            const functionKey = store.splitCompositeKey(record.key).attributes[1] ?? '';
-            functions.push(await this.#records.getIndexed(functionKey));
-            // Every entry of this function starts with `...<plan>\0<function>\0`: resume just after them.
-            start = `${store.compositeKey(index, [planKey, functionKey]).slice(0, -1)}\u0001`;
-        }
-        functions.sort(compareByCreation);
-        const page = functions.slice(offset, offset + size);
-        const next = offset + size < functions.length ? String(offset + size) : '';
-        return orchestrator.QueryFunctionsResponse.create({ Functions: page, next_page_token: next });
-    }
-
-    /**
-     * Stores the function and emits its event. Returns the stored copy and its bytes: the event, the caller
-     * and the task propagation each get their own decoded copy.
-     */
-    async #save(
-        func: orchestrator.Function,
-        eventKind: orchestrator.EventKind,
-        meta?: Record<string, string>,
-    ): Promise<{ stored: orchestrator.Function; bytes: Uint8Array }> {
-        const bytes = await this.#records.put(func.key, func);
+    /** Emits the event of a function from its stored bytes (the event gets its own copy). */
+    #emit(bytes: Uint8Array, eventKind: orchestrator.EventKind, meta?: Record<string, string>): void {
+        const func = orchestrator.Function.decode(bytes);
         this.ctx.events.emit({
             asset_key: func.key,
             asset_kind: Kind.ASSET_FUNCTION,
             event_kind: eventKind,
-            function: orchestrator.Function.decode(bytes),
+            function: func,
             metadata: meta ?? {},
         });
-        return { stored: orchestrator.Function.decode(bytes), bytes };
     }
-}
-
-/** The order of the function index: creation date, then key. */
-function compareByCreation(a: orchestrator.IFunction, b: orchestrator.IFunction): number {
-    return compareStrings(`${sortableCreation(a)}\u0000${a.key ?? ''}`, `${sortableCreation(b)}\u0000${b.key ?? ''}`);
 }
 
 const INPUT_KINDS = [Kind.ASSET_MODEL, Kind.ASSET_DATA_SAMPLE, Kind.ASSET_DATA_MANAGER];
@@ -272,18 +217,16 @@ function checkEntry(
 }
 
 /** Input rules 1-5 of §4.1; undefined when the inputs are valid. */
-function inputsFailure(
-    inputs: Readonly<Record<string, orchestrator.IFunctionInput>> | null | undefined,
-): string | undefined {
+function inputsFailure(inputs: Readonly<Record<string, Complete<orchestrator.IFunctionInput>>>): string | undefined {
     const failures = new Failures();
     let managers = 0;
     let samples = 0;
     for (const [identifier, input] of sortedEntries(inputs)) {
-        const kind = input.kind ?? Kind.ASSET_UNKNOWN;
+        const kind = input.kind;
         checkEntry(failures, identifier, kind, INPUT_KINDS);
         if (kind === Kind.ASSET_DATA_MANAGER) {
             managers++;
-            if (input.multiple === true || input.optional === true) {
+            if (input.multiple || input.optional) {
                 failures.add(identifier, 'data manager input cannot be multiple or optional');
             }
         } else if (kind === Kind.ASSET_DATA_SAMPLE) {
@@ -303,14 +246,12 @@ function inputsFailure(
 }
 
 /** Output rules 1-3 of §4.1; undefined when the outputs are valid. */
-function outputsFailure(
-    outputs: Readonly<Record<string, orchestrator.IFunctionOutput>> | null | undefined,
-): string | undefined {
+function outputsFailure(outputs: Readonly<Record<string, Complete<orchestrator.IFunctionOutput>>>): string | undefined {
     const failures = new Failures();
     for (const [identifier, output] of sortedEntries(outputs)) {
-        const kind = output.kind ?? Kind.ASSET_UNKNOWN;
+        const kind = output.kind;
         checkEntry(failures, identifier, kind, OUTPUT_KINDS);
-        if (kind === Kind.ASSET_PERFORMANCE && output.multiple === true) {
+        if (kind === Kind.ASSET_PERFORMANCE && output.multiple) {
             failures.add(identifier, 'performance output cannot be multiple');
         }
     }
@@ -318,10 +259,10 @@ function outputsFailure(
 }
 
 /** The Validate step of RegisterFunction (§4.1): all fields, then InvalidAsset when any failed. */
-function validateNewFunction(input: orchestrator.INewFunction): void {
+function validateNewFunction(input: Complete<orchestrator.INewFunction>): void {
     const failures = new Failures()
-        .field('key', input.key ?? '', required, uuid)
-        .field('name', input.name ?? '', name)
+        .field('key', input.key, required, uuid)
+        .field('name', input.name, name)
         .field('description', input.description, required, addressable)
         .field('archive', input.archive, required, addressable)
         .field('metadata', input.metadata, metadata)

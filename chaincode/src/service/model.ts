@@ -1,5 +1,6 @@
 /**
  * Models (behavior-assets §8; the task side of output registration: behavior-tasks §4.1, §4.2).
+ * Storage: repository/model.ts.
  *
  * Public API:
  * - RPCs: registerModel (deprecated: a batch of one), registerModels, getModel, getComputeTaskOutputModels.
@@ -7,25 +8,19 @@
  * - disableModel(model): the mechanics of DisableOutput step 10 (§8.6) — removes the address, stores the
  *   model and emits MODEL DISABLED. The caller (ComputeTaskService.disableOutput) runs every precondition.
  *
- * Ledger keys:
- * - `model` [key] → binary `orchestrator.Model`.
- * - `idx~model~task` [compute_task_key, model key] → INDEX_VALUE: the models of a task in model-key order
- *   (GetComputeTaskOutputModels). Written once, at registration. Range reads see committed state only, so
- *   a model registered by the current transaction is not listed by getComputeTaskOutputModels.
- *
  * Output-asset records (position, event) belong to the task service: see ComputeTaskService.addOutputAsset
  * and countOutputAssets, which also count the records added earlier in the same transaction.
  */
 import { orchestrator } from '@substra-fabric/api';
-import { AssetRecords, lastAttribute } from './assets';
-import { INDEX_VALUE, mapEntry } from './codec';
+import { MODEL_KIND, ModelRepository } from '../repository/model';
+import { mapEntry } from './codec';
 import { taskStatusName } from './computetask-state';
 import { ErrorCode, OrchestrationError, badRequest, conflict, internalError, permissionDenied } from './errors';
+import type { Complete } from './messages';
 import { Service } from './service';
 import { Failures, addressable, required, uuid } from './validation';
 
-export const MODEL_KIND = 'model';
-export const MODEL_TASK_INDEX = 'idx~model~task';
+export { MODEL_KIND, MODEL_TASK_INDEX } from '../repository/model';
 
 const K = orchestrator.AssetKind;
 
@@ -34,20 +29,20 @@ function kindName(kind: number): string {
 }
 
 /** §8.3 rule 1. */
-function validateNewModel(model: orchestrator.INewModel): void {
+function validateNewModel(model: Complete<orchestrator.INewModel>): void {
     new Failures()
-        .field('key', model.key ?? '', required, uuid)
-        .field('compute_task_key', model.compute_task_key ?? '', required, uuid)
-        .field('compute_task_output_identifier', model.compute_task_output_identifier ?? '', required)
+        .field('key', model.key, required, uuid)
+        .field('compute_task_key', model.compute_task_key, required, uuid)
+        .field('compute_task_output_identifier', model.compute_task_output_identifier, required)
         .field('address', model.address, required, addressable)
         .throwIfAny(MODEL_KIND);
 }
 
 export class ModelService extends Service {
-    readonly #records = new AssetRecords(this.ctx.store, MODEL_KIND, orchestrator.Model);
+    readonly #repository = new ModelRepository(this.ctx.store);
 
     /** RegisterModel (§8.1, deprecated): RegisterModels with a one-element list; returns that model. */
-    async registerModel(model: orchestrator.INewModel): Promise<orchestrator.Model> {
+    async registerModel(model: Complete<orchestrator.INewModel>): Promise<orchestrator.Model> {
         const [registered] = await this.#registerBatch([model]);
         if (registered === undefined) {
             throw internalError('no model registered');
@@ -56,25 +51,27 @@ export class ModelService extends Service {
     }
 
     /** RegisterModels (§8.2): the stored models, in request order. */
-    async registerModels(param: orchestrator.IRegisterModelsParam): Promise<orchestrator.RegisterModelsResponse> {
-        return orchestrator.RegisterModelsResponse.create({ models: await this.#registerBatch(param.models ?? []) });
+    async registerModels(
+        param: Complete<orchestrator.IRegisterModelsParam>,
+    ): Promise<orchestrator.RegisterModelsResponse> {
+        return orchestrator.RegisterModelsResponse.create({ models: await this.#registerBatch(param.models) });
     }
 
     /**
      * §8.2: every model belongs to the task of the first one; per model, in request order, the rules of §8.3.
      * All or nothing (the transaction is discarded on the first failure).
      */
-    async #registerBatch(models: readonly orchestrator.INewModel[]): Promise<orchestrator.Model[]> {
+    async #registerBatch(models: readonly Complete<orchestrator.INewModel>[]): Promise<orchestrator.Model[]> {
         const first = models[0];
         if (first === undefined) {
             throw badRequest('no model to register');
         }
-        const taskKey = first.compute_task_key ?? '';
+        const taskKey = first.compute_task_key;
         const registered: orchestrator.Model[] = [];
         for (const newModel of models) {
             // §8.2 3.1: the task is loaded before the model is validated (a malformed key is NotFound).
             const task = await this.services.computeTasks.getTask(taskKey);
-            if ((newModel.compute_task_key ?? '') !== taskKey) {
+            if (newModel.compute_task_key !== taskKey) {
                 throw badRequest('All models should be part of the same task');
             }
             registered.push(await this.#registerOne(newModel, task));
@@ -83,7 +80,10 @@ export class ModelService extends Service {
     }
 
     /** The model rules of §8.3, in order, for one model of task `task`. */
-    async #registerOne(newModel: orchestrator.INewModel, task: orchestrator.ComputeTask): Promise<orchestrator.Model> {
+    async #registerOne(
+        newModel: Complete<orchestrator.INewModel>,
+        task: orchestrator.ComputeTask,
+    ): Promise<orchestrator.Model> {
         validateNewModel(newModel);
         const requester = this.ctx.requester;
         if (task.worker !== requester) {
@@ -92,7 +92,7 @@ export class ModelService extends Service {
         if (task.status !== orchestrator.ComputeTaskStatus.STATUS_EXECUTING) {
             throw badRequest(`cannot register model for task with status "${taskStatusName(task.status)}"`);
         }
-        const identifier = newModel.compute_task_output_identifier ?? '';
+        const identifier = newModel.compute_task_output_identifier;
         const taskOutput = mapEntry(task.outputs, identifier);
         if (taskOutput === undefined) {
             throw new OrchestrationError(
@@ -120,33 +120,32 @@ export class ModelService extends Service {
                 `compute task "${task.key}" already has its unique output "${identifier}" registered`,
             );
         }
-        const key = newModel.key ?? '';
+        const key = newModel.key;
         const model = orchestrator.Model.create({
             key,
             compute_task_key: task.key,
-            address: newModel.address ?? null,
+            address: newModel.address,
             permissions: taskOutput.permissions ?? null,
             owner: requester,
             creation_date: { seconds: this.ctx.timestamp.seconds, nanos: this.ctx.timestamp.nanos },
         });
-        // Rule 10: the store sees this transaction's writes, so a key repeated in the batch is a conflict too.
-        if (await this.#records.exists(key)) {
+        // Rule 10: the repository sees this transaction's writes, so a key repeated in the batch is a conflict too.
+        if (await this.#repository.exists(key)) {
             throw conflict(MODEL_KIND, key);
         }
-        const stored = await this.#save(model, orchestrator.EventKind.EVENT_ASSET_CREATED);
-        const { store } = this.ctx;
-        await store.put(store.compositeKey(MODEL_TASK_INDEX, [task.key, key]), INDEX_VALUE);
+        const bytes = await this.#repository.add(model);
+        this.#emit(bytes, orchestrator.EventKind.EVENT_ASSET_CREATED);
         await this.services.computeTasks.addOutputAsset(task, identifier, K.ASSET_MODEL, key);
-        return stored;
+        return orchestrator.Model.decode(bytes);
     }
 
     /** GetModel (§8.5): any key that is not stored is NotFound. */
     getModel(key: string): Promise<orchestrator.Model> {
-        return this.#records.get(key);
+        return this.#repository.get(key);
     }
 
     findModel(key: string): Promise<orchestrator.Model | undefined> {
-        return this.#records.find(key);
+        return this.#repository.find(key);
     }
 
     /**
@@ -154,22 +153,11 @@ export class ModelService extends Service {
      * (§1.8 recommendation). An unknown task gives an empty list.
      */
     async getComputeTaskOutputModels(
-        param: orchestrator.IGetComputeTaskModelsParam,
+        param: Complete<orchestrator.IGetComputeTaskModelsParam>,
     ): Promise<orchestrator.GetComputeTaskModelsResponse> {
-        const taskKey = param.compute_task_key ?? '';
-        if (taskKey === '') {
-            return orchestrator.GetComputeTaskModelsResponse.create({ models: [] });
-        }
-        const { store } = this.ctx;
-        const keys: string[] = [];
-        for await (const record of store.scan(MODEL_TASK_INDEX, [taskKey])) {
-            keys.push(lastAttribute(store, record.key));
-        }
-        const models: orchestrator.Model[] = [];
-        for (const key of keys) {
-            models.push(await this.#records.getIndexed(key));
-        }
-        return orchestrator.GetComputeTaskModelsResponse.create({ models });
+        return orchestrator.GetComputeTaskModelsResponse.create({
+            models: await this.#repository.ofTask(param.compute_task_key),
+        });
     }
 
     /**
@@ -178,19 +166,19 @@ export class ModelService extends Service {
      * the caller's. Returns the stored model.
      */
     async disableModel(model: orchestrator.IModel): Promise<orchestrator.Model> {
-        const disabled = orchestrator.Model.create({ ...model, address: null });
-        return this.#save(disabled, orchestrator.EventKind.EVENT_ASSET_DISABLED);
+        const bytes = await this.#repository.update(orchestrator.Model.create({ ...model, address: null }));
+        this.#emit(bytes, orchestrator.EventKind.EVENT_ASSET_DISABLED);
+        return orchestrator.Model.decode(bytes);
     }
 
-    /** Stores the model and emits its event; returns the stored copy (the event has its own). */
-    async #save(model: orchestrator.Model, eventKind: orchestrator.EventKind): Promise<orchestrator.Model> {
-        const bytes = await this.#records.put(model.key, model);
+    /** Emits the event of a model from its stored bytes (the event gets its own copy). */
+    #emit(bytes: Uint8Array, eventKind: orchestrator.EventKind): void {
+        const model = orchestrator.Model.decode(bytes);
         this.ctx.events.emit({
             event_kind: eventKind,
             asset_kind: K.ASSET_MODEL,
             asset_key: model.key,
-            model: orchestrator.Model.decode(bytes),
+            model,
         });
-        return orchestrator.Model.decode(bytes);
     }
 }

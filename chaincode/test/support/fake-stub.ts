@@ -11,13 +11,19 @@
  * - Paginated queries: the bookmark is the inclusive start key; the returned bookmark is the key following the
  *   page ('' at the end). As in Fabric, a transaction may not both write and run a paginated query (in either
  *   order); pageSize 0 with an empty bookmark is an unpaginated query.
+ * - The peer's `ledger.state.totalQueryLimit` (FakeWorldState option, Fabric's default 100000), with the
+ *   semantics of Fabric 2.5 (core/chaincode/handler.go calculateTotalReturnLimit): a paginated query returns at
+ *   most min(pageSize, limit) records (pageSize 0: limit) and its bookmark is the next key; an unpaginated range
+ *   query silently stops after `limit` records.
+ * - `handler.handleGetStateByRange` is fabric-shim's internal call to the peer (src/ledger/stub.ts StubHandler):
+ *   an unpaginated range query [start, end) that may start anywhere, composite-key namespace included.
  * - putState with an empty value is recorded as a delete (Fabric's rule).
  * - Every value read (getState call or record yielded by an iterator) counts as one state read.
  * - setEvent keeps only the last event, like Fabric.
  */
 import { createHash } from 'node:crypto';
 import { ChaincodeStub } from 'fabric-shim';
-import type { LedgerStub, StubIterator, StubKV, StubPagedResponse } from '../../src/ledger/stub';
+import type { LedgerStub, StubHandler, StubIterator, StubKV, StubPagedResponse } from '../../src/ledger/stub';
 
 /** Upper bound Fabric appends to a partial composite key to form the end of its range. */
 const MAX_UNICODE_RUNE = '\u{10ffff}';
@@ -62,13 +68,31 @@ export function fakeTxId(seed: string): string {
     return createHash('sha256').update(seed).digest('hex');
 }
 
+/** Fabric's default `ledger.state.totalQueryLimit`. */
+export const FABRIC_TOTAL_QUERY_LIMIT = 100_000;
+
+export interface FakeWorldOptions {
+    /** The peer's `ledger.state.totalQueryLimit`; 100000 (Fabric's default) unless given. */
+    readonly totalQueryLimit?: number;
+}
+
 /** Committed state of one chaincode namespace. */
 export class FakeWorldState {
+    /** The peer's `ledger.state.totalQueryLimit`: no range query returns more records. */
+    readonly totalQueryLimit: number;
     readonly #state = new Map<string, Uint8Array>();
     #sorted: string[] | undefined;
     /** State reads since creation (getState calls + records yielded by iterators). */
     reads = 0;
     readonly transactions: FakeTxRecord[] = [];
+
+    constructor(options: FakeWorldOptions = {}) {
+        const limit = options.totalQueryLimit ?? FABRIC_TOTAL_QUERY_LIMIT;
+        if (!Number.isInteger(limit) || limit <= 0) {
+            throw new Error(`invalid totalQueryLimit ${limit}`);
+        }
+        this.totalQueryLimit = limit;
+    }
 
     /** Committed value, undefined when absent. Not counted as a read. */
     get(key: string): Uint8Array | undefined {
@@ -153,10 +177,21 @@ export class FakeStub implements LedgerStub {
     chaincodeEvent: FakeChaincodeEvent | undefined;
     /** State reads made by this transaction. */
     reads = 0;
+    /** fabric-shim's connection to the peer, reduced to the range query the ledger layer makes through it. */
+    readonly handler: StubHandler;
 
     constructor(world: FakeWorldState, options: FakeTxOptions) {
         this.#world = world;
         this.#options = options;
+        this.handler = {
+            handleGetStateByRange: async (collection, startKey, endKey, channelId, txId) => {
+                await Promise.resolve();
+                if (collection !== '' || channelId !== this.getChannelID() || txId !== this.getTxID()) {
+                    throw new Error(`unexpected range query on ${JSON.stringify([collection, channelId, txId])}`);
+                }
+                return { iterator: this.#rangeIterator(startKey, endKey) };
+            },
+        };
     }
 
     getTxID(): string {
@@ -267,10 +302,13 @@ export class FakeStub implements LedgerStub {
         this.#paginatedQueryPerformed = true;
         const start = bookmark === '' ? partialKey : bookmark;
         const keys = this.#world.keysInRange(start, end);
-        const page = keys.slice(0, pageSize);
+        // Fabric's calculateTotalReturnLimit: the page size when below the limit, else the limit.
+        const limit = this.#world.totalQueryLimit;
+        const returned = pageSize > 0 && pageSize < limit ? pageSize : limit;
+        const page = keys.slice(0, returned);
         return {
             iterator: this.#iteratorOver(page),
-            metadata: { fetchedRecordsCount: page.length, bookmark: keys[pageSize] ?? '' },
+            metadata: { fetchedRecordsCount: page.length, bookmark: keys[returned] ?? '' },
         };
     }
 
@@ -304,8 +342,9 @@ export class FakeStub implements LedgerStub {
         this.#world.reads++;
     }
 
+    /** An unpaginated range query: like the peer, stops after totalQueryLimit records without saying so. */
     #rangeIterator(start: string, end: string): StubIterator {
-        return this.#iteratorOver(this.#world.keysInRange(start, end));
+        return this.#iteratorOver(this.#world.keysInRange(start, end).slice(0, this.#world.totalQueryLimit));
     }
 
     /** Reads each value lazily, when the caller asks for it, so that reads are counted as consumed. */

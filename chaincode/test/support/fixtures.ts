@@ -15,6 +15,7 @@ import { orchestrator } from '@substra-fabric/api';
 import type { TxContext } from '../../src/service/context';
 import type { Services } from '../../src/service/provider';
 import { FakeStub, FakeWorldState } from './fake-stub';
+import { complete } from './messages';
 import { newTestLedger, type InvokeResult, type TestLedger, type TxOptions } from './ledger';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ export async function registerFunction(
     status: orchestrator.FunctionStatus = FS.FUNCTION_STATUS_READY,
     owner = ORG1,
 ): Promise<void> {
-    await ledger.invoke(owner, (s) => s.functions.registerFunction(fn));
+    await ledger.invoke(owner, (s) => s.functions.registerFunction(complete(orchestrator.NewFunction, fn)));
     await applyBuildActions(ledger, fn.key ?? '', status, owner);
 }
 
@@ -189,7 +190,7 @@ export async function registerDataManager(
     owner: string,
     dm: orchestrator.INewDataManager,
 ): Promise<void> {
-    await ledger.invoke(owner, (s) => s.dataManagers.registerDataManager(dm));
+    await ledger.invoke(owner, (s) => s.dataManagers.registerDataManager(complete(orchestrator.NewDataManager, dm)));
 }
 
 /** Registers samples of `managerKeys` as `owner` (who must own the managers). */
@@ -200,7 +201,9 @@ export async function registerDataSamples(
     ...sampleKeys: string[]
 ): Promise<void> {
     const samples = sampleKeys.map((k) => ({ key: k, data_manager_keys: [...managerKeys], checksum: CHECKSUM }));
-    await ledger.invoke(owner, (s) => s.dataSamples.registerDataSamples({ samples }));
+    await ledger.invoke(owner, (s) =>
+        s.dataSamples.registerDataSamples(complete(orchestrator.RegisterDataSamplesParam, { samples })),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -284,8 +287,12 @@ export async function buildTaskWorld(ledger: TestLedger): Promise<void> {
     );
     await registerDataSamples(ledger, ORG1, [DM1], DS1, DS2);
     await registerDataSamples(ledger, ORG2, [DM2], DS_OTHER);
-    await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'plan one' }));
-    await ledger.invoke(ORG2, (s) => s.computePlans.registerPlan({ key: PLAN2, name: 'plan two' }));
+    await ledger.invoke(ORG1, (s) =>
+        s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'plan one' })),
+    );
+    await ledger.invoke(ORG2, (s) =>
+        s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN2, name: 'plan two' })),
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -345,7 +352,9 @@ export async function register(
     tasks: orchestrator.INewComputeTask[],
     mspid = ORG1,
 ): Promise<InvokeResult<orchestrator.RegisterTasksResponse>> {
-    return ledger.invoke(mspid, (s) => s.computeTasks.registerTasks({ tasks }));
+    return ledger.invoke(mspid, (s) =>
+        s.computeTasks.registerTasks(complete(orchestrator.RegisterTasksParam, { tasks })),
+    );
 }
 
 export async function getTask(ledger: TestLedger, taskKey: string): Promise<orchestrator.ComputeTask> {
@@ -434,7 +443,9 @@ export async function newOutputsLedger(): Promise<TestLedger> {
 export async function buildOutputsWorld(ledger: TestLedger): Promise<void> {
     await registerOrganizations(ledger, ORG1, ORG2, ORG3);
     await registerFunction(ledger, outputsFunction(FN));
-    await ledger.invoke(ORG1, (s) => s.computePlans.registerPlan({ key: PLAN, name: 'plan' }));
+    await ledger.invoke(ORG1, (s) =>
+        s.computePlans.registerPlan(complete(orchestrator.NewComputePlan, { key: PLAN, name: 'plan' })),
+    );
 }
 
 /** newOutputsLedger with T1 EXECUTING on ORG2. */
@@ -465,7 +476,7 @@ export async function registerModels(
     models: orchestrator.INewModel[],
     mspid = ORG2,
 ): Promise<InvokeResult<orchestrator.RegisterModelsResponse>> {
-    return ledger.invoke(mspid, (s) => s.models.registerModels({ models }));
+    return ledger.invoke(mspid, (s) => s.models.registerModels(complete(orchestrator.RegisterModelsParam, { models })));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -496,7 +507,12 @@ export async function expectTasksRefused(
     pattern: RegExp | string,
     mspid = ORG1,
 ): Promise<void> {
-    await expectRejected(ledger, mspid, (s) => s.computeTasks.registerTasks({ tasks }), pattern);
+    await expectRejected(
+        ledger,
+        mspid,
+        (s) => s.computeTasks.registerTasks(complete(orchestrator.RegisterTasksParam, { tasks })),
+        pattern,
+    );
 }
 
 /** Number of committed keys: a failed call must leave it unchanged. */

@@ -1,9 +1,13 @@
 /**
- * Requests of the benchmark, shaped like the API messages (`orchestrator.I*`), usable at the service layer
- * and, encoded, as RPC arguments. Keys are canonical UUIDs derived from a group and a number, so every
+ * Requests of the benchmark as the contract layer hands them to services (complete decoded messages, see
+ * `complete`), usable at the service layer and, encoded, as RPC arguments. Keys are canonical UUIDs derived from a group and a number, so every
  * scenario registers fresh assets on a shared ledger.
  */
 import { orchestrator } from '@substra-fabric/api';
+import type { Complete } from '../../../chaincode/src/service/messages';
+import { complete } from '../../../chaincode/test/support/messages';
+
+export { complete };
 
 export const ORG1 = 'MyOrg1MSP';
 export const ORG2 = 'MyOrg2MSP';
@@ -34,8 +38,8 @@ export const ADDRESS: orchestrator.IAddressable = {
 };
 
 /** A training function: opener + data samples + optional parent model → model (the common Substra shape). */
-export function trainFunction(key: string): orchestrator.INewFunction {
-    return {
+export function trainFunction(key: string): Complete<orchestrator.INewFunction> {
+    return complete(orchestrator.NewFunction, {
         key,
         name: 'train',
         description: ADDRESS,
@@ -48,11 +52,11 @@ export function trainFunction(key: string): orchestrator.INewFunction {
             model: { kind: K.ASSET_MODEL, optional: true },
         },
         outputs: { model: { kind: K.ASSET_MODEL } },
-    };
+    });
 }
 
-export function dataManager(key: string): orchestrator.INewDataManager {
-    return {
+export function dataManager(key: string): Complete<orchestrator.INewDataManager> {
+    return complete(orchestrator.NewDataManager, {
         key,
         name: 'bench manager',
         description: ADDRESS,
@@ -61,15 +65,24 @@ export function dataManager(key: string): orchestrator.INewDataManager {
         new_permissions: { public: true, authorized_ids: [] },
         logs_permission: { public: false, authorized_ids: [ORG2] },
         metadata: { origin: 'bench' },
-    };
+    });
 }
 
-export function dataSamples(keys: readonly string[], managerKey: string): orchestrator.IRegisterDataSamplesParam {
-    return { samples: keys.map((key) => ({ key, data_manager_keys: [managerKey], checksum: 'd'.repeat(64) })) };
+export function dataSamples(
+    keys: readonly string[],
+    managerKey: string,
+): Complete<orchestrator.IRegisterDataSamplesParam> {
+    return complete(orchestrator.RegisterDataSamplesParam, {
+        samples: keys.map((key) => ({ key, data_manager_keys: [managerKey], checksum: 'd'.repeat(64) })),
+    });
 }
 
-export function plan(key: string): orchestrator.INewComputePlan {
-    return { key, name: `bench plan ${key.slice(-4)}`, metadata: { bench: 'yes' } };
+export function plan(key: string): Complete<orchestrator.INewComputePlan> {
+    return complete(orchestrator.NewComputePlan, {
+        key,
+        name: `bench plan ${key.slice(-4)}`,
+        metadata: { bench: 'yes' },
+    });
 }
 
 export interface TaskRefs {
@@ -80,7 +93,7 @@ export interface TaskRefs {
 }
 
 /** A train task on (dm, ds), optionally with the model of a parent as its `model` input. */
-export function trainTask(key: string, refs: TaskRefs, parent?: string): orchestrator.INewComputeTask {
+export function trainTask(key: string, refs: TaskRefs, parent?: string): Complete<orchestrator.INewComputeTask> {
     const inputs: orchestrator.IComputeTaskInput[] = [
         { identifier: 'opener', asset_key: refs.dm },
         { identifier: 'datasamples', asset_key: refs.ds },
@@ -91,14 +104,14 @@ export function trainTask(key: string, refs: TaskRefs, parent?: string): orchest
             parent_task_output: { parent_task_key: parent, output_identifier: 'model' },
         });
     }
-    return {
+    return complete(orchestrator.NewComputeTask, {
         key,
         function_key: refs.fn,
         compute_plan_key: refs.plan,
         inputs,
         outputs: { model: { permissions: { public: false, authorized_ids: [ORG1] }, transient: false } },
         metadata: { round: key.slice(-4) },
-    };
+    });
 }
 
 export type Shape = 'chain' | 'fanout' | 'independent';
@@ -107,8 +120,13 @@ export type Shape = 'chain' | 'fanout' | 'independent';
  * `n` tasks of group `group`: a chain (task i trains on the model of task i-1), a fan-out (one root, n-1 children
  * of it) or independent tasks (no parent).
  */
-export function tasks(shape: Shape, n: number, group: number, refs: TaskRefs): orchestrator.INewComputeTask[] {
-    const out: orchestrator.INewComputeTask[] = [];
+export function tasks(
+    shape: Shape,
+    n: number,
+    group: number,
+    refs: TaskRefs,
+): Complete<orchestrator.INewComputeTask>[] {
+    const out: Complete<orchestrator.INewComputeTask>[] = [];
     for (let i = 0; i < n; i++) {
         const parent =
             shape === 'chain'
