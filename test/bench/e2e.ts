@@ -5,9 +5,20 @@
  */
 import { orchestrator } from '@substra-fabric/api';
 import { KeySpace, ORG1, ORG2, dataManager, dataSamples, plan, tasks, trainFunction, uuid } from './lib/fixtures';
-import { CHAINCODE, CHANNEL, NOOP_CHAINCODE, startBenchNetwork, type BenchNetwork } from './lib/launcher';
 import {
+    CHAINCODE,
+    CHANNEL,
+    NOOP_CHAINCODE,
+    startBenchNetwork,
+    type BenchNetwork,
+    type Endorsers,
+} from './lib/launcher';
+import { runScaleBench } from './scale';
+import {
+    type Goals,
+    type LatencySummary,
     type Report,
+    ratio,
     collectGarbage,
     cpuMs,
     memory,
@@ -178,7 +189,32 @@ export async function concurrently(
     return { latencies, wallMs: nowMs() - t0, errors };
 }
 
-export async function runEndToEndBench(report: Report, options: EndToEndOptions): Promise<EndToEndResult> {
+/** Both organizations, a READY train function, a data manager and one sample: what every task needs. */
+export async function registerBaseAssets(
+    net: BenchNetwork,
+    keys: KeySpace,
+): Promise<{ fn: string; dm: string; ds: string }> {
+    const { client } = net;
+    const g = keys.group();
+    const fn = uuid(g, 1);
+    const dm = uuid(g, 2);
+    const ds = uuid(g, 3);
+    await client.call(ORG1, 'RegisterOrganization', { address: 'https://org1.example' });
+    await client.call(ORG2, 'RegisterOrganization', { address: 'https://org2.example' });
+    await client.call(ORG1, 'RegisterFunction', trainFunction(fn));
+    const A = orchestrator.FunctionAction;
+    await client.call(ORG1, 'ApplyFunctionAction', { function_key: fn, action: A.FUNCTION_ACTION_BUILDING });
+    await client.call(ORG1, 'ApplyFunctionAction', { function_key: fn, action: A.FUNCTION_ACTION_READY });
+    await client.call(ORG1, 'RegisterDataManager', dataManager(dm));
+    await client.call(ORG1, 'RegisterDataSamples', dataSamples([ds], dm));
+    return { fn, dm, ds };
+}
+
+export async function runEndToEndBench(
+    report: Report,
+    goals: Goals,
+    options: EndToEndOptions,
+): Promise<EndToEndResult> {
     const { quick } = options;
     const t0 = Date.now();
     const net = await startBenchNetwork();
@@ -190,18 +226,7 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         const procs = watched(net);
         const client = net.client;
         const keys = new KeySpace(0x9000);
-        const g = keys.group();
-        const fn = uuid(g, 1);
-        const dm = uuid(g, 2);
-        const ds = uuid(g, 3);
-        await client.call(ORG1, 'RegisterOrganization', { address: 'https://org1.example' });
-        await client.call(ORG2, 'RegisterOrganization', { address: 'https://org2.example' });
-        await client.call(ORG1, 'RegisterFunction', trainFunction(fn));
-        const A = orchestrator.FunctionAction;
-        await client.call(ORG1, 'ApplyFunctionAction', { function_key: fn, action: A.FUNCTION_ACTION_BUILDING });
-        await client.call(ORG1, 'ApplyFunctionAction', { function_key: fn, action: A.FUNCTION_ACTION_READY });
-        await client.call(ORG1, 'RegisterDataManager', dataManager(dm));
-        await client.call(ORG1, 'RegisterDataSamples', dataSamples([ds], dm));
+        const { fn, dm, ds } = await registerBaseAssets(net, keys);
 
         const dmGroup = keys.group();
         let dmCount = 0;
@@ -276,6 +301,16 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         await scenario('e2e no-op PutState, 8 writers (floor)', 8, quick ? 5 : 25, noopPut, '', 'floor');
         await scenario('e2e no-op PutState, 32 writers (floor)', 32, quick ? 3 : 10, noopPut, '', 'floor');
         await scenario('e2e RegisterDataManager, 1 writer', 1, quick ? 20 : 100, registerDataManager, '', 'write');
+        {
+            const ours = report.rows.at(-1)?.p50Ms;
+            const floor = floors.get(1)?.p50;
+            goals.add({
+                goal: 'sequential write vs the no-op transaction (RegisterDataManager, p50)',
+                target: '≤ ×1.15',
+                measured: `${ours?.toFixed(1) ?? '?'} ms vs ${floor?.toFixed(1) ?? '?'} ms: ${ratio(ours, floor)}`,
+                met: ours === undefined || floor === undefined ? undefined : ours <= 1.15 * floor,
+            });
+        }
         await scenario('e2e GetDataManager, 1 reader', 1, quick ? 100 : 500, getDataManager);
         await scenario('e2e RegisterDataManager, 8 writers', 8, quick ? 5 : 25, registerDataManager, '', 'write');
         await scenario('e2e RegisterDataManager, 32 writers', 32, quick ? 3 : 10, registerDataManager, '', 'write');
@@ -322,6 +357,14 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             heapDeltaMb: after.heapUsedMb - before.heapUsedMb,
             rssMb: after.rssMb,
             note: `${floorNote(floors.get(1), '1 writer', { p50: lat.p50, p95: lat.p95, fabricCpuMs: tasksFabric === undefined ? undefined : tasksFabric / reps })}request ${(requestBytes / 1024).toFixed(0)} KiB; ${blockNote(0, taskBlockBytes, reps)}${processNote(net, procs, cpu0, reps)}`,
+        });
+        registerTasksGoals(goals, 'OR', lat.p50, floors.get(1)?.p50, 500);
+        const perTask = taskBlockBytes === undefined ? undefined : taskBlockBytes / reps / 1000;
+        goals.add({
+            goal: 'bytes on chain per registered task (RegisterTasks ×1000, block files)',
+            target: '≤ 1 KiB',
+            measured: `${perTask === undefined ? '?' : (perTask / 1024).toFixed(2)} KiB (request ${(requestBytes / 1000 / 1024).toFixed(2)} KiB/task)`,
+            met: perTask === undefined ? undefined : perTask <= 1024,
         });
 
         // ApplyTaskAction DONE releasing the children of a fan-out (the cascade), end to end.
@@ -373,6 +416,17 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
             note: `${floorNote(floors.get(1), '1 writer', { p50: cascadeLat.p50, p95: cascadeLat.p95, fabricCpuMs: ((f) => (f === undefined ? undefined : f / cascadeReps))(fabricCpu(cascadeOthers)) })}${blockNote(0, cascadeBlockBytes, cascadeReps)}${cpuPerOp(procs, cascadeOthers, cascadeReps)}; ${rssNote(net, procs)}`,
         });
 
+        await runScaleBench({
+            net,
+            report,
+            goals,
+            quick,
+            keys,
+            refs: { fn, dm, ds },
+            chaincodeProcess: procs[0]!.process,
+            batchTimeoutMs: net.network.blockCutting.batchTimeoutMs,
+        });
+
         const died = net.network.processes().filter((p) => p.pid === undefined || p.restarts > 0);
         if (died.length > 0) {
             throw new Error(
@@ -387,5 +441,84 @@ export async function runEndToEndBench(report: Report, options: EndToEndOptions)
         if (failed) {
             process.stderr.write(`  state of the failed run kept in ${net.stateDir}\n`);
         }
+    }
+}
+
+/** RegisterTasks(1 000) end to end: the goal in ms, and its ratio to one no-op transaction. */
+function registerTasksGoals(
+    goals: Goals,
+    policy: string,
+    p50: number,
+    floorP50: number | undefined,
+    targetMs: number,
+): void {
+    goals.add({
+        goal: `RegisterTasks(1 000) end to end, ${policy}`,
+        target: `≤ ${targetMs} ms`,
+        measured: `p50 ${p50.toFixed(0)} ms (${ratio(p50, floorP50)} the no-op transaction)`,
+        met: p50 <= targetMs,
+    });
+}
+
+/**
+ * RegisterTasks(1 000) on a network whose chaincodes need AND(org1, org2): both peers endorse every
+ * transaction. A network of its own, started after the OR one is stopped; its own no-op floor.
+ */
+export async function runAndPolicyBench(report: Report, goals: Goals, options: EndToEndOptions): Promise<void> {
+    const net = await startBenchNetwork({ policy: 'and' });
+    process.stderr.write(`  ${net.description}\n`);
+    let failed = true;
+    try {
+        const keys = new KeySpace(0xa000);
+        const refs = await registerBaseAssets(net, keys);
+        for (let i = 0; i < 5; i++) await net.noop.put(`warm${i}`);
+        const floorMs: number[] = [];
+        for (let i = 0; i < (options.quick ? 10 : 30); i++) {
+            const start = nowMs();
+            await net.noop.put(`and${i}`);
+            floorMs.push(nowMs() - start);
+        }
+        const floor = summarize(floorMs);
+        report.add({
+            scenario: 'e2e AND no-op PutState, 1 writer (floor)',
+            n: floor.n,
+            p50Ms: floor.p50,
+            p95Ms: floor.p95,
+        });
+        const reps = options.quick ? 1 : 3;
+        const registerTasks = async (endorsers: Endorsers, warmUp: boolean): Promise<LatencySummary> => {
+            net.setEndorsers(endorsers);
+            const latencies: number[] = [];
+            for (let r = warmUp ? -1 : 0; r < reps; r++) {
+                const planKey = uuid(keys.group(), 0);
+                await net.client.call(ORG1, 'RegisterPlan', plan(planKey));
+                const batch = tasks('chain', 1000, keys.group(), { plan: planKey, ...refs });
+                const start = nowMs();
+                await net.client.call(ORG1, 'RegisterTasks', { tasks: batch });
+                // the first call warms both chaincode processes up; it is not counted
+                if (r >= 0) latencies.push(nowMs() - start);
+            }
+            const lat = summarize(latencies);
+            report.add({
+                scenario: `e2e AND RegisterTasks chain ×1000, endorsers: ${endorsers === 'gateway' ? "Gateway service's choice (one after the other)" : 'every org at once'}`,
+                n: lat.n,
+                unitsPerSec: (lat.n * 1000 * 1000) / latencies.reduce((a, b) => a + b, 0),
+                unit: 'tasks',
+                p50Ms: lat.p50,
+                p95Ms: lat.p95,
+                note: `vs no-op AND 1 writer: p50 ${ratio(lat.p50, floor.p50)}`,
+            });
+            return lat;
+        };
+        const sequential = await registerTasks('gateway', true);
+        const parallel = await registerTasks('channel', false);
+        registerTasksGoals(goals, 'AND, ORCHESTRATOR_ENDORSING_ORGANIZATIONS=channel', parallel.p50, floor.p50, 1000);
+        process.stderr.write(
+            `  AND: every org at once p50 ${parallel.p50.toFixed(0)} ms vs one after the other ${sequential.p50.toFixed(0)} ms\n`,
+        );
+        failed = false;
+    } finally {
+        await net.stop(failed);
+        if (failed) process.stderr.write(`  state of the failed run kept in ${net.stateDir}\n`);
     }
 }

@@ -4,13 +4,15 @@
  *
  * Prints a table of numbers: throughput, p50/p95 latency, state reads/writes per operation, heap and RSS.
  * Part 2 starts a real Fabric network (test/network) on free ports in a temporary directory and stops it.
- * --quick: small sizes for CI smoke (< 1 minute); default: the full sizes (a few minutes).
+ * Part 3 starts a second network whose chaincodes need AND(org1, org2). The goals of the performance issue are
+ * printed after the table, each with its target and verdict.
+ * --quick: small sizes for CI smoke (< 3 minutes); default: the full sizes (< 10 minutes).
  */
 import os from 'node:os';
 import { runBlockCuttingBench } from './block-cutting';
 import { runChaincodeBench } from './chaincode';
-import { runEndToEndBench } from './e2e';
-import { Report, formatTable, gcAvailable, memory } from './lib/stats';
+import { runAndPolicyBench, runEndToEndBench } from './e2e';
+import { Goals, Report, formatTable, gcAvailable, memory } from './lib/stats';
 
 interface Args {
     quick: boolean;
@@ -71,6 +73,7 @@ async function main(): Promise<void> {
         return;
     }
     const report = new Report();
+    const goals = new Goals();
     if (args.only !== 'e2e') {
         process.stderr.write('part 1: chaincode service layer on the in-memory ledger\n');
         await runChaincodeBench(report, { quick: args.quick });
@@ -79,11 +82,18 @@ async function main(): Promise<void> {
         process.stderr.write(
             'part 2: end to end (grpc client → gateway → Fabric peer → chaincode process; orderer, both peers commit)\n',
         );
-        const e2e = await runEndToEndBench(report, { quick: args.quick });
+        const e2e = await runEndToEndBench(report, goals, { quick: args.quick });
         header.push(e2e.description);
+        process.stderr.write('part 3: RegisterTasks on a network whose chaincodes need AND(org1, org2)\n');
+        await runAndPolicyBench(report, goals, { quick: args.quick });
     }
     const end = memory();
     process.stdout.write(`\n${header.join('\n')}\n\n${formatTable(report.rows, args.markdown)}\n`);
+    if (goals.goals.length > 0) {
+        process.stdout.write(
+            `\nGoals (each measured in this run on the real network):\n${goals.format(args.markdown)}\n`,
+        );
+    }
     process.stdout.write(
         `\nbench process at the end: heap ${end.heapUsedMb.toFixed(1)} MB, RSS ${end.rssMb.toFixed(1)} MB; total ${((Date.now() - t0) / 1000).toFixed(1)} s\n`,
     );

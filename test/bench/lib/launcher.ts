@@ -17,7 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Contract } from '@hyperledger/fabric-gateway';
-import { RPCS } from '@substra-fabric/api';
+import { RPCS, orchestrator } from '@substra-fabric/api';
 import {
     FabricGatewayClient,
     GatewayServer,
@@ -48,7 +48,12 @@ export interface BenchNetworkOptions {
     readonly batchTimeoutMs?: number;
     /** orderer MaxMessageCount (default {@link MAX_MESSAGE_COUNT}) */
     readonly maxMessageCount?: number;
+    /** endorsement policy of both chaincodes (default OR) */
+    readonly policy?: 'or' | 'and';
 }
+
+/** Who endorses the gateway's writes: the Gateway service's choice, or every organization at once. */
+export type Endorsers = 'gateway' | 'channel';
 
 /** Submits to the no-op chaincode through @hyperledger/fabric-gateway directly (org1's peer), until committed. */
 export interface NoopClient {
@@ -59,6 +64,8 @@ export interface NoopClient {
 
 export interface BenchNetwork {
     readonly client: OrchestratorClient;
+    /** Sets ORCHESTRATOR_ENDORSING_ORGANIZATIONS of the gateway, for the next writes. */
+    setEndorsers(endorsers: Endorsers): void;
     readonly network: FabricNetwork;
     /** The floor: the no-op chaincode, called without our gateway. */
     readonly noop: NoopClient;
@@ -132,7 +139,7 @@ export async function startBenchNetwork(options: BenchNetworkOptions = {}): Prom
         network = await startFabricNetwork({
             stateDir: path.join(stateDir, 'network'),
             ports: 'auto',
-            policy: 'or',
+            policy: options.policy ?? 'or',
             channels: [{ name: CHANNEL, chaincode: CHAINCODE }],
             batchTimeoutMs,
             maxMessageCount,
@@ -184,10 +191,13 @@ export async function startBenchNetwork(options: BenchNetworkOptions = {}): Prom
         if (first === undefined) {
             throw new Error('Fabric network without organizations');
         }
+        let endorsers: Endorsers = 'gateway';
+        const allOrgs = network.orgs.map((o) => o.mspId).sort();
         const fabric = new FabricGatewayClient({
             wallet,
             defaultPeer: wallet.get(first.mspId)!.peer!,
             timeoutMs: 60_000,
+            endorsingOrganizations: () => (endorsers === 'channel' ? allOrgs : undefined),
         });
         const channelConfig = parseChannelConfig(
             JSON.stringify({
@@ -225,6 +235,9 @@ export async function startBenchNetwork(options: BenchNetworkOptions = {}): Prom
             `MaxMessageCount ${network.blockCutting.maxMessageCount}; policy ${endorsementPolicyString(network.policy)}`;
         return {
             client,
+            setEndorsers: (value) => {
+                endorsers = value;
+            },
             network,
             noop,
             stateDir,
@@ -286,6 +299,40 @@ export class OrchestratorClient {
                 }
             });
         });
+    }
+
+    /**
+     * `SubscribeToEvents` from `startEventId` ('' = the beginning of the channel's events) as `mspid`; `onEvent`
+     * gets each event as it arrives. Returns the cancel function.
+     */
+    subscribe(
+        mspid: string,
+        startEventId: string,
+        onEvent: (event: orchestrator.Event) => void,
+        onError: (err: Error) => void,
+    ): () => void {
+        const metadata = new grpc.Metadata();
+        metadata.set('mspid', mspid);
+        metadata.set('channel', CHANNEL);
+        const arg = Buffer.from(orchestrator.SubscribeToEventsParam.encode({ start_event_id: startEventId }).finish());
+        const call = this.#client.makeServerStreamRequest(
+            '/orchestrator.EventService/SubscribeToEvents',
+            identity,
+            identity,
+            arg,
+            metadata,
+        );
+        let cancelled = false;
+        call.on('data', (chunk: Buffer) => {
+            onEvent(orchestrator.Event.decode(chunk));
+        });
+        call.on('error', (err: Error) => {
+            if (!cancelled) onError(err);
+        });
+        return () => {
+            cancelled = true;
+            call.cancel();
+        };
     }
 
     close(): void {

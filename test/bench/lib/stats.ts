@@ -212,3 +212,46 @@ export class Report {
         }
     }
 }
+
+/** One goal of the performance issue: its target, what this run measured, and whether it is met. */
+export interface Goal {
+    readonly goal: string;
+    readonly target: string;
+    readonly measured: string;
+    /** undefined: not measurable in this run (e.g. a process gone) */
+    readonly met: boolean | undefined;
+}
+
+/** The goals measured in one run, printed after the table. */
+export class Goals {
+    readonly goals: Goal[] = [];
+
+    add(goal: Goal): void {
+        this.goals.push(goal);
+        const verdict = goal.met === undefined ? '?' : goal.met ? 'met' : 'NOT met';
+        process.stderr.write(`  ◦ goal ${goal.goal}: ${goal.measured} (target ${goal.target}) ${verdict}\n`);
+    }
+
+    format(markdown = false): string {
+        const rows: Row[] = this.goals.map((g) => ({
+            scenario: g.goal,
+            n: 0,
+            note: `${g.met === undefined ? '?' : g.met ? 'met' : 'NOT met'} | ${g.target} | ${g.measured}`,
+        }));
+        if (!markdown) {
+            return rows.map((r) => `${r.scenario}: ${r.note ?? ''}`).join('\n');
+        }
+        const lines = ['| goal | verdict | target | measured |', '| :-- | :-- | :-- | :-- |'];
+        for (const g of this.goals) {
+            lines.push(
+                `| ${g.goal} | ${g.met === undefined ? '?' : g.met ? 'met' : '**not met**'} | ${g.target} | ${g.measured} |`,
+            );
+        }
+        return lines.join('\n');
+    }
+}
+
+/** `×1.23` (the ratio a/b), or '?' when either is unknown. */
+export function ratio(a: number | undefined, b: number | undefined): string {
+    return a === undefined || b === undefined || !(b > 0) ? '?' : `×${(a / b).toFixed(2)}`;
+}
